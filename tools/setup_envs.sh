@@ -37,6 +37,13 @@ find_python() {  # $1 = wanted minor version(s) as a regex, then candidate comma
 
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+pip_q() {  # run pip quietly; drop this machine's harmless "Location ... is ignored" index warnings
+  local rc=0
+  "$@" 2>&1 | grep -v -e "^WARNING: Location 'file:" -e "BuildBackendWarning" || true
+  rc=${PIPESTATUS[0]}
+  return "$rc"
+}
+
 # ---------------------------------------------------------------- main env
 PYMAIN=$(find_python '3\.1[012]' "${CKD_PYTHON:-}" python3.11 python3 python3.12 python3.10 \
          $(ls -d "$HOME"/.pyenv/versions/3.1[102]*/bin/python3 2>/dev/null)) || {
@@ -47,11 +54,11 @@ if [ ! -f "$MAIN_DIR/.complete" ]; then
   echo "setup: building main env in $MAIN_DIR (Python $PYVER)"
   rm -rf "$MAIN_DIR"
   "$PYMAIN" -m venv "$MAIN_DIR"
-  "$MAIN_DIR/bin/pip" install -q --upgrade pip setuptools wheel
+  pip_q "$MAIN_DIR/bin/pip" install -q --upgrade pip setuptools wheel
   # torch first and pinned, so nothing later resolves an unpinned torch to a CUDA build.
-  "$MAIN_DIR/bin/pip" install -q "$(grep -E '^torch==' requirements/main.txt)"
-  "$MAIN_DIR/bin/pip" install -q -r requirements/main.txt
-  "$MAIN_DIR/bin/pip" install -q --no-deps -r requirements/no-deps.txt
+  pip_q "$MAIN_DIR/bin/pip" install -q "$(grep -E '^torch==' requirements/main.txt)"
+  pip_q "$MAIN_DIR/bin/pip" install -q -r requirements/main.txt
+  pip_q "$MAIN_DIR/bin/pip" install -q --no-deps -r requirements/no-deps.txt
   touch "$MAIN_DIR/.complete"
 fi
 ln -sfn "$MAIN_DIR" .venv
@@ -67,7 +74,7 @@ want = set(tomllib.loads(pathlib.Path(sys.argv[1], "pyproject.toml").read_text()
 assert want <= ep
 PY
 then
-  .venv/bin/pip install -q --no-deps --no-build-isolation -e .
+  pip_q .venv/bin/pip install -q --no-deps --no-build-isolation -e . >/dev/null
 fi
 
 # ---------------------------------------------------------------- lava env
@@ -82,8 +89,8 @@ if [ ! -f "$LAVA_DIR/.complete" ]; then
   echo "setup: building Lava env in $LAVA_DIR (Python 3.10, ~1.5 min, ~5.6 GB)"
   rm -rf "$LAVA_DIR"
   "$PY310" -m venv "$LAVA_DIR"
-  "$LAVA_DIR/bin/pip" install -q --upgrade pip
-  "$LAVA_DIR/bin/pip" install -q -r requirements/lava.txt
+  pip_q "$LAVA_DIR/bin/pip" install -q --upgrade pip
+  pip_q "$LAVA_DIR/bin/pip" install -q -r requirements/lava.txt
   "$LAVA_DIR/bin/python" -c 'import lava.lib.dl.netx, lava.magma.core.run_configs' 
   touch "$LAVA_DIR/.complete"
 fi
