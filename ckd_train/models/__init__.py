@@ -1,0 +1,50 @@
+"""Networks of the CKD toolchain: snnTorch student SNNs and the plain-torch ANN teacher.
+
+``build_student(student_cfg)`` with ``student_cfg`` the ``"student"`` dict of the checkpoint
+config (ARCHITECTURE.md): ``arch`` ("vgg" | "resnet18"), ``width``, ``num_classes``,
+``in_channels`` (2), ``input_size`` (48), ``T``, ``beta`` (0.5), ``threshold`` (1.0), optional
+``alpha`` (surrogate, 2.0). ``build_teacher(teacher_cfg)``: ``arch``, ``num_classes``, ``width``.
+"""
+from __future__ import annotations
+
+from ckd_train.models.lif import MultiStepLIF
+from ckd_train.models.resnet_snn import SpikingBasicBlock, build_resnet18_snn
+from ckd_train.models.student import SpikingStudent
+from ckd_train.models.teacher_resnet import ResNet, build_teacher_net
+from ckd_train.models.vgg_snn import build_vgg_snn
+
+STUDENT_DEFAULTS = {"arch": "vgg", "width": 1.0, "in_channels": 2, "input_size": 48, "T": 10,
+                    "beta": 0.5, "threshold": 1.0, "alpha": 2.0}
+STUDENT_ARCHS = ("vgg", "resnet18")
+
+
+def student_config(cfg: dict) -> dict:
+    """Defaults filled in; ``num_classes`` is required."""
+    out = {**STUDENT_DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
+    if "num_classes" not in out:
+        raise ValueError("student config needs num_classes")
+    if out["arch"] not in STUDENT_ARCHS:
+        raise ValueError(f"unknown student arch {out['arch']!r}; choose from {STUDENT_ARCHS}")
+    out["width"] = float(out["width"])
+    out["beta"] = float(out["beta"])
+    out["threshold"] = float(out["threshold"])
+    out["alpha"] = float(out["alpha"])
+    for k in ("num_classes", "in_channels", "input_size", "T"):
+        out[k] = int(out[k])
+    return out
+
+
+def build_student(student_cfg: dict) -> SpikingStudent:
+    c = student_config(student_cfg)
+    build = build_vgg_snn if c["arch"] == "vgg" else build_resnet18_snn
+    return build(c["num_classes"], in_channels=c["in_channels"], input_size=c["input_size"],
+                 width=c["width"], beta=c["beta"], threshold=c["threshold"], alpha=c["alpha"], cfg=c)
+
+
+def build_teacher(teacher_cfg: dict) -> ResNet:
+    return build_teacher_net(teacher_cfg.get("arch", "resnet18"), int(teacher_cfg["num_classes"]),
+                             float(teacher_cfg.get("width", 1.0)))
+
+
+__all__ = ["MultiStepLIF", "SpikingBasicBlock", "SpikingStudent", "ResNet", "build_student",
+           "build_teacher", "student_config", "STUDENT_DEFAULTS"]

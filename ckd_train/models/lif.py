@@ -1,0 +1,94 @@
+"""Multi-step leaky integrate-and-fire neuron on snnTorch's ``Leaky``.
+
+Dynamics (snnTorch 1.0 ``Leaky`` with ``reset_mechanism="zero"``, ``reset_delay=True``; see
+``snntorch/_neurons/leaky.py``: the reset is computed from the *previous* membrane)::
+
+    R[t]  = H(U[t-1] - V_th)                  (detached)
+    U[t]  = beta * (1 - R[t]) * U[t-1] + X[t]
+    S[t]  = H(U[t] - V_th),   H(x) = 1 if x > 0 else 0
+
+with ``beta = 0.5``, ``V_th = 1.0``, ``U[-1] = 0``: "U <- beta*U + X, spike when U > 1, hard reset
+to 0". The returned/recorded membrane is the pre-reset ``U[t]``.
+
+Equivalence with the baseline formulation (He et al. AAAI 2024 / SpikingJelly LIF, tau = 2,
+V_th' = 0.5, decay_input=True, hard reset to 0)::
+
+    H[t] = H[t-1] + (X[t] - H[t-1]) / tau = 0.5 * H[t-1] + 0.5 * X[t],   spike when H[t] >= 0.5
+
+Substituting ``U = 2 H`` gives ``U[t] = 0.5 * U[t-1] + X[t]`` and the spike condition
+``U[t] >= 1``; hard reset ``H = 0`` is ``U = 0``. So both produce the same spikes for the same
+input (up to the measure-zero case ``U == V_th`` exactly) with ``U = 2 H``
+(``tests/test_models_lif.py::test_equivalent_to_tau2_vth05``).
+
+Surrogate gradient: triangle of half-width ``1/alpha``, ``alpha = 2`` (:mod:`.surrogate`).
+
+:class:`MultiStepLIF` steps the state over ``T`` in one call. Input either ``[T, B, ...]``
+(``time_steps is None``) or the flattened ``[T*B, ...]`` tensor when ``time_steps = T`` is set (that
+is how :class:`ckd_train.models.student.SpikingStudent` runs its ``features``: stateless layers once
+over all ``T*B`` frames, only this module loops over time). ``beta`` and ``threshold`` are plain
+floats (the exporter reads them); they are not in the ``state_dict``.
+"""
+from __future__ import annotations
+
+import snntorch
+import torch
+
+from ckd_train.models.surrogate import Triangle
+
+
+def lif_step(x_t: torch.Tensor, mem: torch.Tensor, beta: float, threshold: float, spike_fn):
+    """One step of the pure state update above. Returns ``(spike, new_mem)`` (pre-reset mem)."""
+    reset = (mem > threshold).to(mem.dtype)  # detached: H(U[t-1] - V_th) as snnTorch's mem_reset
+    mem = beta * (1.0 - reset) * mem + x_t
+    return spike_fn(mem - threshold), mem
+
+
+def lif_multistep(x: torch.Tensor, beta: float, threshold: float, spike_fn, mem0=None):
+    """Run :func:`lif_step` over ``x[T, ...]``. Returns ``(spikes[T, ...], mems[T, ...])``."""
+    mem = torch.zeros_like(x[0]) if mem0 is None else mem0
+    spikes, mems = [], []
+    for t in range(x.shape[0]):
+        s, mem = lif_step(x[t], mem, beta, threshold, spike_fn)
+        spikes.append(s)
+        mems.append(mem)
+    return torch.stack(spikes), torch.stack(mems)
+
+
+class MultiStepLIF(snntorch.Leaky):
+    """snnTorch ``Leaky`` (hard reset to zero) stepped over all ``T`` time steps in one call.
+
+    Attributes: ``beta: float``, ``threshold: float``, ``alpha: float`` (surrogate),
+    ``time_steps: int | None`` (set by the owning network when its input is ``[T*B, ...]``),
+    ``record_mem: bool`` (when true, ``last_mem`` keeps the membrane ``[T, B, ...]`` of the last call,
+    used for the CKA domain alignment).
+    """
+
+    def __init__(self, beta: float = 0.5, threshold: float = 1.0, alpha: float = 2.0):
+        super().__init__(beta=beta, threshold=threshold, spike_grad=Triangle(alpha),
+                         reset_mechanism="zero", init_hidden=False)
+        # snnTorch keeps these as tensor buffers; the contract wants plain floats and a state_dict
+        # holding only learnable layers, so drop the buffers and keep the values as floats.
+        for name in ("beta", "threshold", "graded_spikes_factor", "reset_mechanism_val", "mem"):
+            self._buffers.pop(name, None)
+        self.beta = float(beta)
+        self.threshold = float(threshold)
+        self.alpha = float(alpha)
+        self.graded_spikes_factor = 1.0
+        self.time_steps: int | None = None
+        self.record_mem = False
+        self.last_mem: torch.Tensor | None = None
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}, alpha={self.alpha}, reset=zero"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        T = self.time_steps
+        if T is None:
+            xs = x
+        else:
+            if x.shape[0] % T:
+                raise ValueError(f"MultiStepLIF: leading dim {x.shape[0]} is not a multiple of T={T}")
+            xs = x.reshape(T, x.shape[0] // T, *x.shape[1:])
+        spikes, mems = lif_multistep(xs, self.beta, self.threshold, self.spike_grad)
+        self.last_mem = mems if self.record_mem else None
+        return spikes if T is None else spikes.reshape(x.shape)

@@ -1,0 +1,92 @@
+"""The spiking student network shared by VGGSNN and Spiking ResNet (ARCHITECTURE.md "Student network").
+
+``model.features`` is an ``nn.Sequential`` of stateless layers (Conv2d without bias, BatchNorm2d,
+AvgPool2d, AdaptiveAvgPool2d, Flatten), :class:`~ckd_train.models.lif.MultiStepLIF` and
+:class:`~ckd_train.models.resnet.SpikingBasicBlock`. ``model(x[T, B, C, H, W], head)`` flattens
+to ``[T*B, C, H, W]``: every stateless layer runs once over all frames; only the LIF modules step
+their state over ``T``. Two linear heads (He et al. AAAI 2024): ``head_dvs`` (the deployed one) and
+``head_static`` (the RGB/static stream used during training).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ckd_train.models.lif import MultiStepLIF
+
+
+class SpikingStudent(nn.Module):
+    def __init__(self, features: nn.Sequential, feat_dim: int, num_classes: int, cfg: dict,
+                 cka_source: str):
+        super().__init__()
+        self.features = features
+        self.head_dvs = nn.Linear(feat_dim, num_classes)
+        self.head_static = nn.Linear(feat_dim, num_classes)
+        self.cfg = dict(cfg)
+        self.cka_source = cka_source  # "membrane" (last conv block's LIF membrane) | "pooled"
+
+    def lif_modules(self) -> list[MultiStepLIF]:
+        return [m for m in self.modules() if isinstance(m, MultiStepLIF)]
+
+    def _set_time_steps(self, T: int | None) -> None:
+        for m in self.lif_modules():
+            m.time_steps = T
+
+    def forward(self, x: torch.Tensor, head: str = "dvs", return_features: bool = False):
+        """``x[T, B, C, H, W]`` → logits ``[T, B, classes]`` (and CKA features ``[T, B, D]``)."""
+        if x.dim() != 5:
+            raise ValueError(f"student input must be [T, B, C, H, W], got {tuple(x.shape)}")
+        T, B = x.shape[:2]
+        self._set_time_steps(T)
+        last = self.lif_modules()[-1] if (return_features and self.cka_source == "membrane") else None
+        if last is not None:
+            last.record_mem = True
+        try:
+            feat = self.features(x.reshape(T * B, *x.shape[2:]))
+        finally:
+            if last is not None:
+                last.record_mem = False
+        if head == "dvs":
+            logits = self.head_dvs(feat)
+        elif head == "static":
+            logits = self.head_static(feat)
+        else:
+            raise ValueError(f"head must be 'dvs' or 'static', got {head!r}")
+        logits = logits.reshape(T, B, -1)
+        if not return_features:
+            return logits
+        if last is not None:
+            f = last.last_mem.reshape(T, B, -1)
+            last.last_mem = None
+        else:
+            f = feat.reshape(T, B, -1)
+        return logits, f
+
+    def forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor):
+        """One pass over the concatenated streams (same BN batch, as He et al.'s shared student).
+
+        Returns ``(logits_dvs, logits_static, feat_dvs, feat_static)``, each ``[T, B, ...]``.
+        """
+        B = x_dvs.shape[1]
+        x = torch.cat([x_dvs, x_static], dim=1)
+        T = x.shape[0]
+        self._set_time_steps(T)
+        last = self.lif_modules()[-1] if self.cka_source == "membrane" else None
+        if last is not None:
+            last.record_mem = True
+        try:
+            feat = self.features(x.reshape(T * 2 * B, *x.shape[2:])).reshape(T, 2 * B, -1)
+        finally:
+            if last is not None:
+                last.record_mem = False
+        if last is not None:
+            f = last.last_mem.reshape(T, 2 * B, -1)
+            last.last_mem = None
+        else:
+            f = feat
+        return (self.head_dvs(feat[:, :B]), self.head_static(feat[:, B:]), f[:, :B], f[:, B:])
+
+
+def scaled(channels: int, width: float) -> int:
+    """Width multiplier: ``max(1, round(channels * width))``."""
+    return max(1, int(round(channels * float(width))))

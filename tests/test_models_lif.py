@@ -1,0 +1,75 @@
+"""MultiStepLIF: snnTorch equivalence, baseline (tau=2, V_th=0.5) equivalence, surrogate. Budget: < 10 s."""
+import snntorch
+import torch
+
+from ckd_train.models.lif import MultiStepLIF
+from ckd_train.models.surrogate import Triangle, triangle_spike
+
+
+def test_matches_per_step_snntorch_leaky_forward_and_backward():
+    torch.manual_seed(0)
+    x = (torch.randn(8, 3, 5) * 1.5).requires_grad_(True)
+    lif = MultiStepLIF(beta=0.5, threshold=1.0)
+    s_ms = lif(x)
+    g_ms = torch.autograd.grad((s_ms * torch.arange(8.0).view(8, 1, 1)).sum(), x)[0]
+    ref = snntorch.Leaky(beta=0.5, threshold=1.0, spike_grad=Triangle(2.0), reset_mechanism="zero")
+    mem = ref.reset_mem()
+    out = []
+    for t in range(8):
+        s, mem = ref(x[t], mem)
+        out.append(s)
+    s_ref = torch.stack(out)
+    g_ref = torch.autograd.grad((s_ref * torch.arange(8.0).view(8, 1, 1)).sum(), x)[0]
+    assert torch.equal(s_ms, s_ref)
+    assert s_ms.sum() > 0
+    torch.testing.assert_close(g_ms, g_ref)
+
+
+def test_hand_computed_trace():
+    lif = MultiStepLIF()
+    lif.record_mem = True
+    x = torch.tensor([0.6, 0.6, 0.6, 0.6, 1.2, 0.0]).view(6, 1)
+    s = lif(x).view(-1)
+    # U: 0.6, 0.9, 1.05 (spike), reset -> 0.6, 0.3+1.2=1.5 (spike), reset -> 0.0
+    torch.testing.assert_close(lif.last_mem.view(-1), torch.tensor([0.6, 0.9, 1.05, 0.6, 1.5, 0.0]))
+    assert s.tolist() == [0, 0, 1, 0, 1, 0]
+    assert lif.beta == 0.5 and isinstance(lif.beta, float) and isinstance(lif.threshold, float)
+    assert "beta" not in lif.state_dict() and len(lif.state_dict()) == 0
+
+
+def test_flattened_input_with_time_steps():
+    torch.manual_seed(1)
+    x = torch.randn(5, 4, 3) * 2
+    lif = MultiStepLIF()
+    s1 = lif(x)
+    lif.time_steps = 5
+    s2 = lif(x.reshape(20, 3))
+    assert torch.equal(s1.reshape(20, 3), s2)
+
+
+def test_equivalent_to_tau2_vth05():
+    """Baseline: H <- H + (X - H)/tau, spike H >= 0.5, hard reset; U = 2H is our LIF."""
+    torch.manual_seed(2)
+    x = torch.randn(50, 200)
+    H = torch.zeros(200)
+    spikes_b, H_trace = [], []
+    for t in range(50):
+        H = H + (x[t] - H) / 2.0
+        H_trace.append(H.clone())
+        s = (H >= 0.5).float()
+        spikes_b.append(s)
+        H = H * (1 - s)
+    lif = MultiStepLIF()
+    lif.record_mem = True
+    s = lif(x)
+    assert torch.equal(s, torch.stack(spikes_b))
+    torch.testing.assert_close(lif.last_mem, 2 * torch.stack(H_trace))
+
+
+def test_triangle_surrogate_gradient():
+    x = torch.tensor([-0.6, -0.25, 0.0, 0.1, 0.5, 0.7], requires_grad=True)
+    y = triangle_spike(x, 2.0)
+    assert y.tolist() == [0, 0, 0, 1, 0 + 1, 1]
+    (g,) = torch.autograd.grad(y.sum(), x)
+    # alpha * max(0, 1 - alpha|x|), alpha = 2
+    torch.testing.assert_close(g, torch.tensor([0.0, 1.0, 2.0, 1.6, 0.0, 0.0]))
