@@ -1,0 +1,91 @@
+"""Events → T frames of 2 polarity channels, resized to size × size, encoded.
+
+Input: integer arrays x, y, t (µs), p (1 = ON, 0 = OFF) of one sample and the sensor grid
+(height, width) the coordinates live on. Output: float32 ``[T, 2, size, size]``; channel 0 holds
+OFF events, channel 1 ON events (the baselines' convention: ``frames[t_bin, p, y, x] += 1``).
+
+Binning (events are first sorted by time, stably):
+
+* ``bins="count"`` (equal event count): with N events, event i (0-based, in time order) goes to
+  bin ``floor(i * T / N)``; bins get ``N // T`` or ``N // T + 1`` events.
+* ``bins="time"`` (equal duration): with ``t0 = t.min()`` and ``D = t.max() - t0``, event goes
+  to bin ``min(T - 1, floor((t - t0) * T / D))`` (all in bin 0 when ``D == 0``). The last event
+  (``t == t.max()``) lands in bin T-1.
+
+Resizing: the count frame ``[T, 2, H, W]`` is resized to ``size × size`` with
+``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True)``
+(the antialiased bilinear filter that matches PIL's ``Image.resize(BILINEAR)``: on downsampling
+its triangle kernel spans the whole source footprint, so no event falls between sample points).
+
+Encodings (``frame_encoding``):
+
+* ``"binary"``:           ``1.0 where resized_count > 0 else 0.0`` (all filter weights are
+  positive, so an output pixel is 1 exactly when its source footprint holds >= 1 event of that
+  polarity in that bin). These are the spikes that go into Loihi.
+* ``"count"``:            the resized counts themselves.
+* ``"normalized-count"``: resized counts divided by their maximum over the whole sample
+  (all zeros stay zeros), the baselines' ``frames / frames.max()``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def bin_indices(t: np.ndarray, T: int, bins: str) -> np.ndarray:
+    """Bin index of every event; ``t`` must already be sorted ascending (see module docstring)."""
+    n = t.size
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if bins == "count":
+        return (np.arange(n, dtype=np.int64) * T) // n
+    if bins == "time":
+        t0 = int(t[0])
+        span = int(t[-1]) - t0
+        if span <= 0:
+            return np.zeros(n, np.int64)
+        return np.minimum(T - 1, ((t.astype(np.int64) - t0) * T) // span)
+    raise ValueError(f"bins must be 'count' or 'time', got {bins!r}")
+
+
+def event_counts(x, y, t, p, T: int, height: int, width: int, bins: str) -> np.ndarray:
+    """Count frame float32 ``[T, 2, height, width]``; events outside the grid are dropped."""
+    x = np.asarray(x, np.int64)
+    y = np.asarray(y, np.int64)
+    t = np.asarray(t, np.int64)
+    p = np.asarray(p, np.int64)
+    order = np.argsort(t, kind="stable")
+    x, y, t, p = x[order], y[order], t[order], p[order]
+    b = bin_indices(t, T, bins)
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    counts = np.zeros((T, 2, height, width), np.float32)
+    np.add.at(counts, (b[inside], (p[inside] > 0).astype(np.int64), y[inside], x[inside]), 1.0)
+    return counts
+
+
+def resize_counts(counts: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
+    """Antialiased bilinear resize of ``[T, 2, H, W]`` to ``[T, 2, size, size]`` (float32)."""
+    c = torch.as_tensor(counts, dtype=torch.float32)
+    if c.shape[-2:] == (size, size):
+        return c.clone()
+    return F.interpolate(c, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def encode(resized: torch.Tensor, encoding: str) -> torch.Tensor:
+    """Apply a frame encoding to resized counts (see module docstring)."""
+    if encoding == "binary":
+        return (resized > 0).to(torch.float32)
+    if encoding == "count":
+        return resized.to(torch.float32)
+    if encoding == "normalized-count":
+        m = float(resized.max()) if resized.numel() else 0.0
+        return (resized / m).to(torch.float32) if m > 0 else torch.zeros_like(resized, dtype=torch.float32)
+    raise ValueError(f"unknown frame encoding {encoding!r}")
+
+
+def events_to_frames(x, y, t, p, *, T: int, size: int, height: int, width: int, bins: str = "count",
+                     encoding: str = "binary") -> torch.Tensor:
+    """The whole pipeline: count → resize → encode, float32 ``[T, 2, size, size]``."""
+    counts = event_counts(x, y, t, p, T, height, width, bins)
+    return encode(resize_counts(counts, size), encoding)
