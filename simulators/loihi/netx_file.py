@@ -1,0 +1,361 @@
+"""Reading and validating a lava-dl netx ``.net`` (HDF5) file into plain dataclasses.
+
+Format (lava-dl 0.6 ``lava/lib/dl/netx/README.md`` and what ``netx.hdf5.Network._create`` reads)::
+
+    /layer/<i>            i = 0 .. n-1, read in that order, sequential connection
+        type              bytes, 'input' | 'dense' | 'conv' | 'flatten' (others: see below)
+        shape             int array in (f, y, x) order on disk; netx reverses it to (x, y, f)
+        neuron/           compartment; required for conv, optional for dense (default below)
+            type          'LOIHI' | 'CUBA' (CUBA-LIF, both read identically)
+            iDecay        current decay, 0..4096; netx passes du = iDecay - 1 and Lava adds 1 back
+            vDecay        voltage decay, 0..4096 (dv = vDecay)
+            vThMant       threshold mantissa; effective threshold vThMant << 6
+            messageBits   optional; >0 makes the NEXT synapse read graded spikes (dot product)
+        weight            dense: (out, in) (a 1-D array is reshaped to (out, -1));
+                          conv: (out, in/groups, kH, kW[, 1]) in PyTorch order
+        bias              optional bias mantissa: scalar / per channel (f,) / per neuron (x, y, f);
+                          applied with bias_exp = 6 (netx's fixed choice)
+        stride, padding, dilation   conv: scalar or (H, W) pair on disk (netx reverses to (x, y))
+        groups            conv groups
+    /simulation/{Ts, tSample}   ignored by netx
+
+Semantics reproduced from netx (``hdf5.py``, ``blocks/process.py``):
+
+* an ``input`` layer WITH ``neuron`` becomes a LIF layer whose synaptic input port is left
+  unconnected: it is driven by its bias mantissa (the file's ``input/bias`` and ``input/weight``
+  are only a "transform" that netx stores but never applies) or by spikes written directly into
+  its neuron's ``a_in`` (as lava-dl's PilotNet test does);
+* an ``input`` layer WITHOUT ``neuron`` only sets the input shape: input spikes then go to the
+  first layer's synapse (``Network.inp``), as for ``oxford.net``;
+* ``flatten`` makes the next dense layer read its input as ``out.transpose([2, 1, 0]).flatten()``,
+  i.e. (f, y, x) C-order, the PyTorch flatten order;
+* a dense layer without ``neuron`` gets netx's default ``{'type': 'CUBA', 'iDecay': 0,
+  'vDecay': 4096, 'vThMant': 1 << 18 - 1}`` (note Python precedence: 1 << 17);
+* weights and biases are read with ``.astype(int)`` (float values are truncated toward zero).
+
+Anything netx 0.6 cannot load, or that this simulator does not implement (pool, convT, unpool,
+average, concat, dense_rec, dense_comp, delays, SDNN / RF neurons), raises
+:class:`ckd_train.errors.InputError` naming the file, the layer and the field.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ckd_train.errors import InputError
+
+LIF_TYPES = ("LOIHI", "CUBA")
+DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 18 - 1}
+NETX_UNIMPLEMENTED = ("pool", "convT", "unpool", "average", "concat")
+NOT_SUPPORTED_HERE = ("dense_rec", "dense_comp")
+
+
+@dataclass
+class NeuronSpec:
+    """CUBA-LIF compartment as netx hands it to Lava's ``LIF``/``LIFReset``."""
+
+    kind: str
+    vth: int  # vThMant
+    i_decay: int  # iDecay (u decays by (4096 - iDecay) / 4096)
+    v_decay: int  # vDecay (v decays by (4096 - vDecay) / 4096)
+    message_bits: int = 0  # output message bits (0 = unary spikes)
+
+
+@dataclass
+class LayerSpec:
+    """One netx block (input neuron layer, dense or conv) in Lava's conventions."""
+
+    file_index: int  # index i of /layer/<i>
+    kind: str  # 'input' | 'dense' | 'conv'
+    shape: tuple[int, ...]  # output shape in Lava order: (x, y, f) or (n,)
+    neuron: NeuronSpec
+    bias: np.ndarray | None = None  # int64 bias mantissa, shape == `shape` (Lava order)
+    weight: np.ndarray | None = None  # int64; dense (out, in); conv (out, in/g, kH, kW) torch order
+    in_shape: tuple[int, ...] | None = None  # synapse input shape, Lava order
+    flatten_input: bool = False  # dense reading a 3-D layer through netx's flatten
+    stride: tuple[int, int] = (1, 1)  # conv, (H, W)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    input_message_bits: int = 0  # message bits of the spikes this layer's synapse receives
+
+    @property
+    def num_neurons(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass
+class NetxNetwork:
+    """A loaded ``.net``: the blocks Lava builds, in order, and how input enters."""
+
+    path: str
+    layers: list[LayerSpec] = field(default_factory=list)
+    input_neuron: bool = False  # True: layers[0] is an input LIF layer (bias / a_in driven)
+    input_shape: tuple[int, ...] = ()  # shape of the input (Lava order), see run_netx docs
+
+
+def _err(path, where: str, problem: str) -> InputError:
+    return InputError(path, f"{where}: {problem}")
+
+
+def _read_type(grp, path, where) -> str:
+    if "type" not in grp:
+        raise _err(path, where, "missing field 'type'")
+    value = grp["type"]
+    value = value[0] if len(value.shape) > 0 else value[()]
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    return str(value)
+
+
+def _read_array(grp, key, path, where, required=True):
+    if key not in grp:
+        if required:
+            raise _err(path, where, f"missing field '{key}'")
+        return None
+    try:
+        return np.asarray(grp[key][()])
+    except Exception as exc:  # an unreadable dataset (e.g. a group where a dataset is expected)
+        raise _err(path, where, f"field '{key}' is unreadable ({type(exc).__name__})")
+
+
+def _as_int_array(value, path, where, key) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise _err(path, where, f"field '{key}' has non-finite values")
+        return arr.astype(np.int64)  # netx: [()].astype(int) truncates toward zero
+    except (TypeError, ValueError):
+        raise _err(path, where, f"field '{key}' is not numeric")
+
+
+def _scalar_int(grp, key, path, where, required=True, default=None) -> int:
+    arr = _read_array(grp, key, path, where, required=required)
+    if arr is None:
+        return default
+    arr = _as_int_array(arr, path, where, key)
+    if arr.size != 1:
+        raise _err(path, where, f"field '{key}' must be a scalar, got shape {arr.shape}")
+    return int(arr.reshape(-1)[0])
+
+
+def _pair(grp, key, path, where) -> tuple[int, int]:
+    """netx ``expand``: a scalar s -> (s, s); an array is kept in its on-disk (H, W) order."""
+    arr = _as_int_array(_read_array(grp, key, path, where), path, where, key)
+    if arr.size == 1:
+        return int(arr.reshape(-1)[0]), int(arr.reshape(-1)[0])
+    if arr.shape != (2,):
+        raise _err(path, where, f"field '{key}' must be a scalar or a pair, got shape {arr.shape}")
+    return int(arr[0]), int(arr[1])
+
+
+def _neuron(grp, path, where) -> NeuronSpec:
+    if "neuron" not in grp:
+        raise _err(path, where, "missing group 'neuron'")
+    ngrp = grp["neuron"]
+    nwhere = f"{where}/neuron"
+    if not hasattr(ngrp, "keys"):
+        raise _err(path, nwhere, "is not a group")
+    kind = _read_type(ngrp, path, nwhere)
+    if kind not in LIF_TYPES:
+        raise _err(path, f"{nwhere}/type", f"neuron type '{kind}' is not supported "
+                   f"(supported: {', '.join(LIF_TYPES)} CUBA-LIF)")
+    for key in ("iDecay", "vDecay", "vThMant"):
+        if key not in ngrp:
+            raise _err(path, nwhere, f"missing field '{key}'")
+    i_decay = _scalar_int(ngrp, "iDecay", path, nwhere)
+    v_decay = _scalar_int(ngrp, "vDecay", path, nwhere)
+    vth = _scalar_int(ngrp, "vThMant", path, nwhere)
+    for key, val in (("iDecay", i_decay), ("vDecay", v_decay)):
+        if not 0 <= val <= 4096:
+            raise _err(path, f"{nwhere}/{key}", f"must be in 0..4096 (12-bit decay + 1), got {val}")
+    if not 0 <= vth < (1 << 24):
+        raise _err(path, f"{nwhere}/vThMant", f"must be in 0..2^24-1, got {vth}")
+    bits = _scalar_int(ngrp, "messageBits", path, nwhere, required=False, default=0)
+    if not 0 <= bits <= 24:
+        raise _err(path, f"{nwhere}/messageBits", f"must be in 0..24, got {bits}")
+    return NeuronSpec(kind=kind, vth=vth, i_decay=i_decay, v_decay=v_decay, message_bits=bits)
+
+
+def _shape(grp, path, where) -> tuple[int, ...]:
+    arr = _as_int_array(_read_array(grp, "shape", path, where), path, where, "shape").reshape(-1)
+    if arr.size == 0 or arr.size > 3 or np.any(arr < 1):
+        raise _err(path, f"{where}/shape", f"must hold 1 to 3 positive sizes, got {arr.tolist()}")
+    return tuple(int(v) for v in arr[::-1])  # (x, y, f)
+
+
+def _bias(grp, shape, path, where) -> np.ndarray | None:
+    """netx ``AbstractBlock._neuron``: scalar/1-D layer as is, neuron-wise, or channel-wise."""
+    raw = _read_array(grp, "bias", path, where, required=False)
+    if raw is None:
+        return None
+    b = _as_int_array(raw, path, where, "bias")
+    if len(shape) == 1:
+        if b.size == 1:
+            out = np.full(shape, int(b.reshape(-1)[0]), dtype=np.int64)
+        elif b.shape == shape:
+            out = b
+        else:
+            raise _err(path, f"{where}/bias", f"shape {b.shape} does not match layer shape {shape}")
+    elif list(b.shape) == list(shape):
+        out = b
+    elif b.ndim >= 1 and b.shape[0] == shape[-1] and b.size == shape[-1]:
+        out = np.broadcast_to(b.reshape(-1), shape).copy()
+    else:
+        raise _err(path, f"{where}/bias", f"bias of shape {b.shape} cannot be broadcast to "
+                   f"neurons of shape {shape} (x, y, f)")
+    lo, hi = -(1 << 15), (1 << 15) - 1
+    if out.min() < lo or out.max() > hi:
+        raise _err(path, f"{where}/bias", f"bias mantissa outside int16 ({lo}..{hi}): Lava's "
+                   "int16 bias_mant would wrap it")
+    return out.astype(np.int64)
+
+
+def _conv_out(n: int, k: int, s: int, p: int, d: int) -> int:
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def load_netx(path: str | os.PathLike) -> NetxNetwork:
+    """Read and validate a netx ``.net`` file; every problem is one :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    try:
+        import h5py
+
+        fh = h5py.File(path, "r")
+    except Exception:
+        raise InputError(path, "not an HDF5 file (lava-dl netx .net files are HDF5)")
+    with fh:
+        if "layer" not in fh or not hasattr(fh["layer"], "keys"):
+            raise InputError(path, "missing group 'layer' (not a lava-dl netx network)")
+        lgrp = fh["layer"]
+        n = len(lgrp)
+        if n == 0:
+            raise InputError(path, "group 'layer' is empty")
+        net = NetxNetwork(path=str(path))
+        input_shape: tuple[int, ...] | None = None
+        flatten_next = False
+        for i in range(n):
+            where = f"layer/{i}"
+            if str(i) not in lgrp:
+                raise _err(path, "layer", f"missing layer '{i}' (layers must be numbered 0..{n - 1})")
+            grp = lgrp[str(i)]
+            if not hasattr(grp, "keys"):
+                raise _err(path, where, "is not a group")
+            kind = _read_type(grp, path, where)
+            if kind in NETX_UNIMPLEMENTED:
+                raise _err(path, f"{where}/type", f"layer type '{kind}' is not implemented by "
+                           "lava-dl netx 0.6 (express pooling as a strided conv)")
+            if kind in NOT_SUPPORTED_HERE:
+                raise _err(path, f"{where}/type", f"layer type '{kind}' is not supported by this "
+                           "simulator")
+            if kind == "input":
+                if i != 0:
+                    raise _err(path, f"{where}/type", "an 'input' layer must be layer 0")
+                if "neuron" in grp:
+                    shape = _shape(grp, path, where)
+                    neuron = _neuron(grp, path, where)
+                    net.layers.append(LayerSpec(i, "input", shape, neuron, bias=None))
+                    net.input_neuron = True
+                    input_shape = shape
+                elif "shape" in grp:
+                    input_shape = _shape(grp, path, where)
+                continue
+            if kind == "flatten":
+                flatten_next = True
+                continue
+            if "delay" in grp:
+                raise _err(path, f"{where}/delay", "synaptic delays are not supported by this simulator")
+            prev_shape = net.layers[-1].shape if net.layers else input_shape
+            msg_bits = net.layers[-1].neuron.message_bits if net.layers else 0
+            if kind == "conv":
+                net.layers.append(_conv_layer(grp, i, prev_shape, msg_bits, path, where))
+            elif kind == "dense":
+                net.layers.append(_dense_layer(grp, i, prev_shape, msg_bits, flatten_next, path, where))
+                flatten_next = False
+            else:
+                raise _err(path, f"{where}/type", f"unknown layer type '{kind}'")
+        if not net.layers:
+            raise InputError(path, "the network has no neuron layers")
+        first = net.layers[0]
+        net.input_shape = first.shape if net.input_neuron else tuple(first.in_shape)
+        return net
+
+
+def _conv_layer(grp, i, prev_shape, msg_bits, path, where) -> LayerSpec:
+    if prev_shape is None:
+        raise _err(path, where, "input shape of the first conv layer cannot be inferred "
+                   "(add an 'input' layer with 'shape')")
+    if len(prev_shape) != 3:
+        raise _err(path, where, f"conv layer follows a layer of shape {prev_shape}; conv needs (x, y, f)")
+    shape = _shape(grp, path, where)
+    if len(shape) != 3:
+        raise _err(path, f"{where}/shape", f"conv output shape must be (f, y, x) on disk, got {shape[::-1]}")
+    neuron = _neuron(grp, path, where)
+    w = _as_int_array(_read_array(grp, "weight", path, where), path, where, "weight")
+    if w.ndim == 5 and w.shape[4] == 1:
+        w = w.reshape(w.shape[:4])
+    if w.ndim != 4:
+        raise _err(path, f"{where}/weight", f"conv weight must be (out, in/groups, kH, kW[, 1]), got {w.shape}")
+    stride = _pair(grp, "stride", path, where)
+    padding = _pair(grp, "padding", path, where)
+    dilation = _pair(grp, "dilation", path, where)
+    groups = _scalar_int(grp, "groups", path, where)
+    for key, val, lo in (("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1)):
+        if min(val) < lo or max(val) > 127:
+            raise _err(path, f"{where}/{key}", f"must be in {lo}..127 (Lava stores it as int8), got {val}")
+    if not 1 <= groups <= 127:
+        raise _err(path, f"{where}/groups", f"must be in 1..127, got {groups}")
+    x_in, y_in, c_in = prev_shape
+    c_out = w.shape[0]
+    if c_in % groups or c_out % groups or w.shape[1] * groups != c_in:
+        raise _err(path, f"{where}/weight", f"weight {w.shape} with groups={groups} does not fit "
+                   f"{c_in} input channels")
+    kh, kw = w.shape[2], w.shape[3]
+    xo = _conv_out(x_in, kw, stride[1], padding[1], dilation[1])
+    yo = _conv_out(y_in, kh, stride[0], padding[0], dilation[0])
+    if (xo, yo, c_out) != shape:
+        raise _err(path, f"{where}/shape", f"conv of input (x, y, f)={prev_shape} gives "
+                   f"{(xo, yo, c_out)}, file says {shape}")
+    bias = _bias(grp, shape, path, where)
+    return LayerSpec(i, "conv", shape, neuron, bias=bias, weight=w, in_shape=tuple(prev_shape),
+                     stride=stride, padding=padding, dilation=dilation, groups=groups,
+                     input_message_bits=msg_bits)
+
+
+def _dense_layer(grp, i, prev_shape, msg_bits, flatten, path, where) -> LayerSpec:
+    shape_xyf = _shape(grp, path, where)
+    shape = (int(np.prod(shape_xyf)),)
+    if "neuron" in grp:
+        neuron = _neuron(grp, path, where)
+    else:
+        d = DEFAULT_DENSE_NEURON
+        neuron = NeuronSpec(d["type"], d["vThMant"], d["iDecay"], d["vDecay"], 0)
+    w = _as_int_array(_read_array(grp, "weight", path, where), path, where, "weight")
+    if w.ndim == 1:
+        if w.size % shape[0]:
+            raise _err(path, f"{where}/weight", f"{w.size} weights cannot be reshaped to ({shape[0]}, -1)")
+        w = w.reshape(shape[0], -1)
+    if w.ndim != 2 or w.shape[0] != shape[0]:
+        raise _err(path, f"{where}/weight", f"dense weight must be (out={shape[0]}, in), got {w.shape}")
+    if prev_shape is not None:
+        n_in = int(np.prod(prev_shape))
+        if w.shape[1] != n_in:
+            raise _err(path, f"{where}/weight", f"dense weight has {w.shape[1]} inputs, previous "
+                       f"layer has {n_in} neurons")
+    if len(prev_shape or ()) > 1 and not flatten:
+        raise _err(path, where, f"dense layer follows a layer of shape {prev_shape} without a "
+                   "'flatten' layer")
+    if w.max() == 0 and w.min() == 0:
+        raise _err(path, f"{where}/weight", "all weights are zero: lava-dl netx 0.6 cannot load it "
+                   "(optimize_weight_bits takes log2 of infinity)")
+    bias = _bias(grp, shape, path, where)
+    return LayerSpec(i, "dense", shape, neuron, bias=bias, weight=w, in_shape=(w.shape[1],),
+                     flatten_input=bool(flatten and prev_shape is not None and len(prev_shape) > 1),
+                     input_message_bits=msg_bits)

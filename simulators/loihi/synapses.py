@@ -1,0 +1,183 @@
+"""Fixed-point synapses of netx blocks: Dense (``PyDenseModelBitAcc``) and Conv (``PyConvModelFixed``).
+
+Weight preparation, reproduced step by step from lava-dl 0.6 / lava-nc 0.10 numpy code:
+
+* Dense: netx ``utils.optimize_weight_bits`` rescales the file's integer weights by
+  ``2**scale_bits`` and returns ``(weight, num_weight_bits, weight_exponent, sign_mode)``; the
+  ``sign_mode`` is NOT passed on to the synapse, so ``PyDenseModelBitAcc`` recomputes it with
+  ``weightutils.determine_sign_mode`` on the scaled weights, then applies ``clip_weights(.., 8)``
+  and ``truncate_weights(.., num_weight_bits)``. At run time
+  ``a = (W @ s) << weight_exp`` (or ``>> -weight_exp``, arithmetic) in int64, sent through an
+  int32 channel (wraps). ``s`` is ``s != 0`` for unary input (message bits 0), else the value.
+* Conv: netx passes the file's weights unchanged (no exponent, no clipping);
+  ``utils.conv_scipy`` computes the correlation with the PyTorch-order kernel in float64,
+  ``astype(int32)`` and ``signed_clamp(.., 24)`` (true 24-bit two's-complement wrap).
+
+Exactness of the float GEMM / conv used here: every product and every partial sum is an integer
+whose magnitude is at most ``B = max_out sum_in |W| * max|s|``. IEEE float32 represents every
+integer up to 2^24 and float64 up to 2^53 exactly, so whatever the summation order, a
+float32 (float64) GEMM/conv returns the exact integer when ``B < 2^24`` (``B < 2^53``).
+:func:`exact_float_dtype` picks the dtype from that bound at run time; beyond 2^53 dense falls
+back to int64 matmul, and conv raises (Lava's own float64 scipy conv is no longer exact there).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from simulators.loihi.fixed_point import wrap_int32
+
+F32_EXACT = 1 << 24
+F64_EXACT = 1 << 53
+
+
+def netx_optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """lava-dl 0.6 ``netx.utils.optimize_weight_bits`` (same numpy operations, prints dropped)."""
+    weight = np.asarray(weight).astype(np.int64)
+    max_weight = np.max(weight)
+    min_weight = np.min(weight)
+    if max_weight > 254 and min_weight < 0:
+        weight = np.clip(weight, -256, 254)
+        max_weight = np.max(weight)
+    if min_weight < -256 and max_weight > 0:
+        weight = np.clip(weight, -256, 254)
+        min_weight = np.min(weight)
+    if max_weight < 0:
+        is_signed, mode = 0, "inh"
+    elif min_weight >= 0:
+        is_signed, mode = 0, "exc"
+    else:
+        is_signed, mode = 1, "mixed"
+    with np.errstate(divide="ignore"):
+        if mode == "mixed":
+            scale = np.min([127 / max_weight, -128 / min_weight])
+        elif mode == "inh":
+            scale = -256 / min_weight
+        else:
+            scale = 255 / max_weight
+    scale_bits = np.floor(np.log2(scale)) + is_signed
+    n = 8
+    while n > 0:
+        if np.sum(np.abs(weight / (2 ** n) - np.round(weight / (2 ** n)))) == 0:
+            break
+        n -= 1
+    n -= is_signed
+    num_weight_bits = 8 - scale_bits - n
+    weight_exponent = -scale_bits
+    weight = np.left_shift(weight.astype(np.int32), int(scale_bits))
+    return weight.astype(np.int64), int(num_weight_bits), int(weight_exponent)
+
+
+def _lava_sign_mode(w: np.ndarray) -> str:
+    """lava ``weightutils.determine_sign_mode``."""
+    if np.min(w) >= 0:
+        return "exc"
+    if np.max(w) <= 0:
+        return "inh"
+    return "mixed"
+
+
+def lava_dense_weights(file_weight: np.ndarray) -> tuple[np.ndarray, int]:
+    """Effective int weights and weight exponent that ``PyDenseModelBitAcc`` uses."""
+    w, num_bits, w_exp = netx_optimize_weight_bits(file_weight)
+    mode = _lava_sign_mode(w)
+    mixed, inh = int(mode == "mixed"), int(mode == "inh")
+    # clip_weights(w, sign_mode, num_bits=8)
+    w = w.astype(np.int32)
+    if inh:
+        w = -w
+    w = np.clip(w, (-2 ** 8) * mixed, 2 ** 8 - 1).astype(np.int32)
+    if inh:
+        w = -w
+    # truncate_weights(w, sign_mode, num_weight_bits)
+    w = w.copy().astype(np.int32)
+    if inh:
+        w = -w
+    ntb = 8 - num_bits + mixed
+    w = np.left_shift(np.right_shift(w, np.int32(ntb)), np.int32(ntb))
+    if inh:
+        w = -w
+    return w.astype(np.int64), w_exp
+
+
+def exact_float_dtype(bound: float) -> torch.dtype | None:
+    """float32 / float64 when a GEMM with partial sums bounded by ``bound`` is exact, else None."""
+    if bound < F32_EXACT:
+        return torch.float32
+    if bound < F64_EXACT:
+        return torch.float64
+    return None
+
+
+class DenseSynapse:
+    """``PyDenseModelBitAcc`` output for a batch of input vectors (all int64, CPU or CUDA)."""
+
+    def __init__(self, file_weight: np.ndarray, message_bits: int, device: torch.device):
+        w, self.weight_exp = lava_dense_weights(file_weight)
+        self.message_bits = int(message_bits)
+        self.w_int = torch.as_tensor(w, dtype=torch.int64, device=device)
+        self.row_abs_sum = int(np.abs(w).sum(axis=1).max()) if w.size else 0
+        self._wf = {}
+
+    def out_bound(self, max_abs_in: int) -> int:
+        """Upper bound of |output| before the int32 channel, for int32-wrap elision."""
+        b = self.row_abs_sum * int(max_abs_in)
+        return b << self.weight_exp if self.weight_exp > 0 else b >> -self.weight_exp
+
+    def __call__(self, s: torch.Tensor) -> torch.Tensor:
+        """``s`` [M, in] int64 -> a [M, out] int64 (value on Lava's int32 channel)."""
+        if self.message_bits == 0:
+            s = (s != 0).to(torch.int64)
+        max_abs = int(s.abs().max()) if s.numel() else 0
+        dtype = exact_float_dtype(self.row_abs_sum * max_abs)
+        if dtype is None or (dtype == torch.float64 and s.device.type == "mps"):
+            acc = (s.cpu() @ self.w_int.cpu().T).to(s.device)
+        else:
+            wf = self._wf.get(dtype)
+            if wf is None:
+                wf = self._wf[dtype] = self.w_int.to(dtype).T.contiguous()
+            acc = (s.to(dtype) @ wf).round().to(torch.int64)
+        acc = acc << self.weight_exp if self.weight_exp > 0 else acc >> -self.weight_exp
+        return wrap_int32(acc)
+
+
+class ConvSynapse:
+    """``PyConvModelFixed`` output: correlation in PyTorch layout [M, C, H, W] -> [M, K, H', W']."""
+
+    def __init__(self, weight: np.ndarray, stride, padding, dilation, groups: int,
+                 message_bits: int, device: torch.device):
+        self.w_int = torch.as_tensor(np.asarray(weight, dtype=np.int64), device=device)
+        self.stride, self.padding, self.dilation = tuple(stride), tuple(padding), tuple(dilation)
+        self.groups = int(groups)
+        self.message_bits = int(message_bits)
+        self.out_abs_sum = int(np.abs(np.asarray(weight, dtype=np.int64)).reshape(weight.shape[0], -1)
+                               .sum(axis=1).max())
+        self._wf = {}
+
+    def out_bound(self, max_abs_in: int) -> int:
+        return min(self.out_abs_sum * int(max_abs_in), (1 << 23))
+
+    def __call__(self, s: torch.Tensor) -> torch.Tensor:
+        if self.message_bits == 0:
+            s = (s != 0).to(torch.int64)
+        max_abs = int(s.abs().max()) if s.numel() else 0
+        bound = self.out_abs_sum * max_abs
+        dtype = exact_float_dtype(bound)
+        if dtype is None:
+            raise ValueError(f"conv partial sums may reach {bound} >= 2^53: Lava's float64 "
+                             "convolution is not exact there")
+        wf = self._wf.get(dtype)
+        if wf is None:
+            wf = self._wf[dtype] = self.w_int.to(dtype)
+        out = F.conv2d(s.to(dtype), wf, stride=self.stride, padding=self.padding,
+                       dilation=self.dilation, groups=self.groups).round().to(torch.int64)
+        if bound >= (1 << 31):  # numpy float64 -> int32 cast of out-of-range values (x86): INT32_MIN
+            out = torch.where((out >= (1 << 31)) | (out < -(1 << 31)),
+                              torch.full_like(out, -(1 << 31)), out)
+        return signed_clamp24(out)
+
+
+def signed_clamp24(x: torch.Tensor) -> torch.Tensor:
+    """lava ``conv.utils.signed_clamp(x, bits=24)``: ``(x + 2^23) % 2^24 - 2^23``."""
+    return torch.remainder(x + (1 << 23), 1 << 24) - (1 << 23)
