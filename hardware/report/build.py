@@ -1,0 +1,306 @@
+"""Build the ``ckd-report/1`` report from a deploy run's raw results and write it with its plots.
+
+``write_deploy_report(out_dir, raw) -> Path`` (the path of ``report.json``) writes
+``report.json``, ``report.md``, ``spike_rate.png``, ``energy.png`` and ``accuracy.png`` atomically.
+
+Raw results (from ``ckd-deploy``; keys marked ``?`` may be missing or ``None``)::
+
+    source: {nir, net?, arch?, method?, classes, T, input_shape, frame_encoding?}
+    target: "loihi-sim" | "cpu" | "gpu";  sim?;  device;  num_samples;  steps_per_sample
+    accuracy?;  reference_accuracy?;  wall_time_s;  input_spikes_per_inference
+    layers: [{name, kind, in_shape, out_shape, kernel?, stride?, padding?, groups?, neurons?,
+              synapses?, spikes_per_inference, input_spikes_per_inference?,
+              synaptic_ops_per_inference?, cores?, weight_exponent?, quant_error_rms?,
+              quant_error_max?, saturated?}]
+    mapping?: {...};  input_is_spikes?: bool
+    gpu_measurement?: the dict of hardware.energy.gpu_energy.measure_energy
+    teacher?: {arch, num_classes?, width?, input_shape?, macs?}
+    profiles?: {loihi?: name|path, gpu?: name|path, ops45nm?: name|path}
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ckd_train.atomic_io import write_json, write_text
+from ckd_train.errors import InputError
+from hardware.energy import gpu_energy, horowitz_45nm, loihi_energy
+from hardware.energy.layer_counts import LayerCounts, count_layers, totals
+from hardware.energy.profiles import Profile, load_profile
+from hardware.report.schema import SCHEMA_ID, quantity, validate_report
+
+COUNT_UNITS = {
+    "spikes": "spikes", "spike_rate": "spikes/neuron/step", "input_spikes": "spikes",
+    "synaptic_ops": "SOPs", "neuron_updates": "updates", "active_neuron_updates": "updates",
+    "spike_messages": "messages", "tile_hops": "hops", "dense_macs": "MACs",
+}
+
+
+def _q(v: float, unit: str, kind: str) -> dict:
+    return quantity(v, unit, kind)
+
+
+def _count_block(c: LayerCounts, steps: int) -> dict:
+    k = c.kinds
+    return {
+        "spikes": _q(c.spikes, "spikes", "counted"),
+        "spike_rate": _q(c.spike_rate, "spikes/neuron/step", "counted"),
+        "input_spikes": _q(c.input_spikes, "spikes", "counted"),
+        "synaptic_ops": _q(c.synaptic_ops, "SOPs", k.get("synaptic_ops", "counted")),
+        "neuron_updates": _q(c.neuron_updates, "updates", "counted"),
+        "active_neuron_updates": _q(c.active_updates, "updates", "estimated"),
+        "spike_messages": _q(c.spike_messages, "messages", k.get("spike_messages", "counted")),
+        "tile_hops": _q(c.tile_hops, "hops", "estimated"),
+        "dense_macs": _q(c.dense_macs * steps, "MACs", "counted"),
+    }
+
+
+def _total_block(counts: list[LayerCounts], steps: int) -> dict:
+    t = totals(counts)
+    any_est = lambda key: any(c.kinds.get(key) == "estimated" for c in counts)  # noqa: E731
+    return {
+        "spikes": _q(t["spikes"], "spikes", "counted"),
+        "spike_rate": _q(t["spikes"] / t["neuron_updates"] if t["neuron_updates"] else 0.0, "spikes/neuron/step", "counted"),
+        "input_spikes": _q(t["input_spikes"], "spikes", "counted"),
+        "synaptic_ops": _q(t["synaptic_ops"], "SOPs", "estimated" if any_est("synaptic_ops") else "counted"),
+        "neuron_updates": _q(t["neuron_updates"], "updates", "counted"),
+        "active_neuron_updates": _q(t["active_updates"], "updates", "estimated"),
+        "spike_messages": _q(t["spike_messages"], "messages", "estimated" if any_est("spike_messages") else "counted"),
+        "tile_hops": _q(t["tile_hops"], "hops", "estimated"),
+        "dense_macs": _q(t["dense_macs"] * steps, "MACs", "counted"),
+    }
+
+
+def _frac(v: Any, where: str) -> dict | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v <= 1.0):
+        raise InputError(None, f"raw results: {where} must be a fraction in [0, 1], got {v!r}")
+    return _q(v, "fraction", "measured")
+
+
+def _input_is_spikes(raw: dict) -> bool:
+    if "input_is_spikes" in raw and raw["input_is_spikes"] is not None:
+        return bool(raw["input_is_spikes"])
+    enc = (raw.get("source") or {}).get("frame_encoding")
+    return enc in (None, "binary")
+
+
+def _teacher_block(raw: dict, notes: list[str]) -> dict | None:
+    t = raw.get("teacher")
+    if not t:
+        return None
+    arch = str(t.get("arch", "resnet18"))
+    src = raw.get("source") or {}
+    shape = list(t.get("input_shape") or [3, *list(src.get("input_shape") or [2, 48, 48])[1:]])
+    macs, flops = t.get("macs"), t.get("flops")
+    if macs is None:
+        try:
+            from ckd_train.models import build_teacher
+            from hardware.energy.flops import count_module, total_flops, total_macs
+
+            model = build_teacher({"arch": arch, "num_classes": int(t.get("num_classes") or len(src.get("classes") or []) or 1000),
+                                   "width": float(t.get("width", 1.0))})
+            rec = count_module(model, tuple(shape))
+            macs, flops = total_macs(rec), total_flops(rec)
+        except Exception as exc:  # the teacher is optional: say why it is missing
+            notes.append(f"teacher FLOPs not counted: {type(exc).__name__}: {exc}")
+            return None
+    if flops is None:
+        flops = 2.0 * float(macs)
+    return {"arch": arch, "input_shape": shape, "macs": _q(macs, "MACs", "counted"),
+            "flops": _q(flops, "FLOPs", "counted")}
+
+
+def _profile(raw: dict, kind: str, override: Any) -> Profile:
+    name = override if override is not None else (raw.get("profiles") or {}).get(kind)
+    return load_profile(name, kind)
+
+
+def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = None, ops_profile: Any = None,
+                 created_utc: str | None = None) -> dict:
+    """The ``ckd-report/1`` dict for ``raw`` (see the module docstring)."""
+    if not isinstance(raw, dict):
+        raise InputError(None, "raw results must be a dict")
+    for key in ("source", "target", "device", "num_samples", "steps_per_sample", "layers"):
+        if key not in raw:
+            raise InputError(None, f"raw results: missing '{key}'")
+    if raw["target"] not in ("loihi-sim", "cpu", "gpu"):
+        raise InputError(None, f"raw results: unknown target {raw['target']!r}")
+    src = dict(raw["source"])
+    steps = int(raw["steps_per_sample"])
+    notes: list[str] = []
+    p_loihi = _profile(raw, "loihi", loihi_profile)
+    p_ops = _profile(raw, "ops45nm", ops_profile)
+    p_gpu = _profile(raw, "gpu", gpu_profile)
+    cpt_fig = p_loihi.placement.get("cores_per_tile")
+    cores_per_tile = int(cpt_fig.value) if cpt_fig else 4
+    counts = count_layers(list(raw["layers"]), steps, raw.get("input_spikes_per_inference"), cores_per_tile)
+    if not counts:
+        raise InputError(None, "raw results: no layers")
+    spikes_in = _input_is_spikes(raw)
+    tot = totals(counts)
+
+    # energy views
+    e_loihi = loihi_energy.energy(counts, p_loihi)
+    e_snn = horowitz_45nm.snn_energy(counts, steps, p_ops, spikes_in)
+    e_dense = horowitz_45nm.dense_energy(counts, steps, p_ops)
+    flops_student = gpu_energy.student_dense_flops(tot["dense_macs"], tot["neurons"], steps)
+    gpu_est = gpu_energy.estimate(flops_student, p_gpu)
+    meas = raw.get("gpu_measurement") or {}
+    if meas.get("available"):
+        gpu_view = {
+            "label": f"GPU, measured on {meas.get('device', raw['device'])}",
+            "profile": "nvml",
+            "per_inference": _q(meas["energy_per_inference_J"], "J", "measured"),
+            "method": f"{meas.get('method', 'NVML total energy counter')}; idle power "
+                      f"{meas.get('idle_power_W', float('nan')):.1f} W subtracted",
+            "breakdown": {"gross_all_inferences": _q(meas["gross_energy_J"], "J", "measured"),
+                          "net_all_inferences": _q(meas["energy_J"], "J", "measured")},
+            "idle_power": _q(meas.get("idle_power_W", 0.0), "W", "measured"),
+        }
+    else:
+        why = meas.get("reason") or (f"this run used target {raw['target']} on {raw['device']}; no NVML measurement was made")
+        gpu_view = {
+            "label": f"GPU, estimated ({p_gpu.label})",
+            "profile": p_gpu.name,
+            "per_inference": _q(gpu_est["energy"], "J", "estimated"),
+            "method": f"estimated, not measured ({why}): student run densely, FLOPs / peak FP32 FLOP/s x board power "
+                      f"({p_gpu.figures['peak_flops_fp32'].value:g} TFLOP/s, {p_gpu.figures['board_power'].value:g} W)",
+            "breakdown": {},
+        }
+    energy = {
+        "loihi": {"label": p_loihi.label, "profile": p_loihi.name,
+                  "per_inference": _q(e_loihi["total"], "J", "estimated"),
+                  "method": "op counts x per-op energies (see assumptions)",
+                  "breakdown": {k: _q(v, "J", "estimated") for k, v in e_loihi["breakdown"].items()}},
+        "snn_45nm": {"label": "SNN, 45 nm AC view (Horowitz 2014)", "profile": p_ops.name,
+                     "per_inference": _q(e_snn["total"], "J", "estimated"),
+                     "method": "synaptic ops x E_AC" + ("" if spikes_in else " (+ first layer dense MACs x E_MAC: input is not spikes)"),
+                     "breakdown": {}},
+        "dense_45nm": {"label": "Student run densely, 45 nm MAC view", "profile": p_ops.name,
+                       "per_inference": _q(e_dense["total"], "J", "estimated"),
+                       "method": "T x dense MACs x E_MAC", "breakdown": {}},
+        "gpu_student": gpu_view,
+    }
+    teacher = _teacher_block(raw, notes)
+    flops = {"student_dense": _q(flops_student, "FLOPs", "counted")}
+    if teacher is not None:
+        flops["teacher"] = teacher["flops"]
+        energy["teacher_45nm"] = {"label": f"ANN teacher ({teacher['arch']}), 45 nm MAC view", "profile": p_ops.name,
+                                  "per_inference": _q(horowitz_45nm.teacher_energy(teacher["macs"]["value"], p_ops), "J", "estimated"),
+                                  "method": "teacher MACs x E_MAC", "breakdown": {}}
+        t_est = gpu_energy.estimate(teacher["flops"]["value"], p_gpu)
+        energy["gpu_teacher"] = {"label": f"ANN teacher on GPU, estimated ({p_gpu.label})", "profile": p_gpu.name,
+                                 "per_inference": _q(t_est["energy"], "J", "estimated"),
+                                 "method": "teacher FLOPs / peak FP32 FLOP/s x board power", "breakdown": {}}
+
+    # latency
+    lat = loihi_energy.latency(counts, steps, p_loihi, cores_per_tile)
+    wall = float(raw.get("wall_time_s") or 0.0)
+    n = max(int(raw["num_samples"]), 1)
+    latency: dict[str, dict] = {
+        "loihi": {"label": p_loihi.label, "per_inference": _q(lat["per_inference"], "s", "estimated"),
+                  "per_step": _q(lat["per_step"], "s", "estimated"),
+                  "method": f"T x (busiest core's ops x per-op times + message latency + barrier sync over "
+                            f"{lat.get('tiles', 1)} tiles); bottleneck layer {lat['bottleneck']}"},
+    }
+    if raw["target"] in ("cpu", "gpu"):
+        latency["gpu_student"] = {"label": f"student, measured on {raw['device']}",
+                                  "per_inference": _q(wall / n, "s", "measured"),
+                                  "method": f"wall time of the float reference over {n} samples on {raw['device']}"
+                                            + ("" if raw["target"] == "gpu" and "cuda" in str(raw["device"]).lower()
+                                               else " (not a CUDA GPU: a CPU timing)")}
+    else:
+        latency["gpu_student"] = {"label": f"student on GPU, estimated ({p_gpu.label})",
+                                  "per_inference": _q(gpu_est["latency"], "s", "estimated"),
+                                  "method": "FLOPs / peak FP32 FLOP/s (a lower bound: no launch overheads)"}
+        latency["simulator"] = {"label": f"simulator wall time ({raw.get('sim') or raw['target']})",
+                                "per_inference": _q(wall / n, "s", "measured"),
+                                "method": f"wall time of the {raw.get('sim') or ''} simulator on {raw['device']}; "
+                                          "not a Loihi latency"}
+    if teacher is not None:
+        latency["gpu_teacher"] = {"label": f"ANN teacher on GPU, estimated ({p_gpu.label})",
+                                  "per_inference": _q(gpu_energy.estimate(teacher["flops"]["value"], p_gpu)["latency"], "s", "estimated"),
+                                  "method": "teacher FLOPs / peak FP32 FLOP/s"}
+
+    acc_dep = _frac(raw.get("accuracy"), "accuracy")
+    acc_ref = _frac(raw.get("reference_accuracy"), "reference_accuracy")
+    drop = None if acc_dep is None or acc_ref is None else _q(acc_ref["value"] - acc_dep["value"], "fraction", "measured")
+
+    layers_out = []
+    for c, layer, el, es, ed in zip(counts, raw["layers"], e_loihi["per_layer"], e_snn["per_layer"], e_dense["per_layer"]):
+        quant = None
+        if layer.get("weight_exponent") is not None:
+            quant = {"weight_exponent": int(layer["weight_exponent"]),
+                     "error_rms": None if layer.get("quant_error_rms") is None else _q(layer["quant_error_rms"], "weight-units", "measured"),
+                     "error_max": None if layer.get("quant_error_max") is None else _q(layer["quant_error_max"], "weight-units", "measured"),
+                     "saturated": None if layer.get("saturated") is None else _q(layer["saturated"], "weights", "counted")}
+        layers_out.append({
+            "name": c.name, "kind": c.kind, "in_shape": list(layer["in_shape"]), "out_shape": list(layer["out_shape"]),
+            "kernel": layer.get("kernel"), "stride": layer.get("stride"), "padding": layer.get("padding"),
+            "groups": int(layer.get("groups") or 1), "neurons": c.neurons, "synapses": c.synapses, "cores": c.cores,
+            "quantisation": quant, "counts": _count_block(c, steps),
+            "energy": {"loihi": _q(el, "J", "estimated"), "snn_45nm": _q(es, "J", "estimated"),
+                       "dense_45nm": _q(ed, "J", "estimated")},
+        })
+
+    assumptions = list(loihi_energy.ASSUMPTIONS)
+    assumptions.append(f"cores_per_tile = {cores_per_tile} (placement model, {p_loihi.name}).")
+    if any("cores" in c.kinds for c in counts):
+        assumptions.append("Some layers had no core mapping: cores = ceil(neurons / 1024) (1,024 compartments per core).")
+    assumptions.append("Input is " + ("spikes: the first layer is event-driven." if spikes_in
+                                      else "not spikes: the 45 nm SNN view charges the first layer's dense MACs x E_MAC."))
+    assumptions.append(f"GPU FLOPs: 2 x MACs per step x T + {gpu_energy.LIF_FLOPS_PER_UPDATE} FLOPs per neuron update; "
+                       "padding zeros count as MACs, as a GPU computes them.")
+    if raw["target"] != "loihi-sim":
+        notes.append(f"Spike counts come from the float reference on {raw['device']}, not from the fixed-point Loihi simulation.")
+    uncertain = p_loihi.uncertain_keys() + p_gpu.uncertain_keys() + p_ops.uncertain_keys()
+    if uncertain:
+        notes.append("Figures marked uncertain in their profiles: " + ", ".join(sorted(set(uncertain))) + ".")
+
+    source = {k: src.get(k) for k in ("nir", "net", "arch", "method", "classes", "T", "input_shape", "frame_encoding")}
+    source["nir"] = str(source["nir"] or "")
+    source["classes"] = list(source["classes"] or [])
+    source["T"] = int(source["T"] if source["T"] is not None else steps)
+    source["input_shape"] = list(source["input_shape"] or [])
+    report = {
+        "schema": SCHEMA_ID,
+        "created_utc": created_utc or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": source,
+        "run": {"target": raw["target"], "sim": raw.get("sim"), "device": str(raw["device"]),
+                "num_samples": int(raw["num_samples"]), "steps_per_sample": steps, "input_is_spikes": spikes_in,
+                "wall_time": _q(wall, "s", "measured"),
+                "spike_source": "fixed-point Loihi simulation" if raw["target"] == "loihi-sim" else "float reference"},
+        "accuracy": {"deployed": acc_dep, "reference": acc_ref, "drop": drop},
+        "layers": layers_out,
+        "totals": _total_block(counts, steps),
+        "energy": energy,
+        "latency": latency,
+        "flops": flops,
+        "teacher": teacher,
+        "mapping": dict(raw.get("mapping") or {}),
+        "profiles": {"loihi": p_loihi.to_dict(), "ops45nm": p_ops.to_dict(), "gpu": p_gpu.to_dict()},
+        "assumptions": assumptions,
+        "notes": notes,
+    }
+    return validate_report(report)
+
+
+def write_deploy_report(out_dir: str | os.PathLike, raw: dict, **profiles: Any) -> Path:
+    """Write report.json, report.md and the PNG plots into ``out_dir``; return report.json's path.
+
+    Keyword arguments ``loihi_profile``, ``gpu_profile``, ``ops_profile`` (a bundled name or a
+    YAML path) override ``raw["profiles"]``.
+    """
+    from hardware.report import markdown, plots
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = build_report(raw, **profiles)
+    plot_files = plots.write_report_plots(out, report)
+    write_text(out / "report.md", markdown.render_report(report, plot_files))
+    return write_json(out / "report.json", report)
