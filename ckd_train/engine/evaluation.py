@@ -1,0 +1,47 @@
+"""Evaluation: student on DVS frames through the DVS head (what gets deployed), teacher on HSV.
+
+Prediction of the SNN = argmax of the time-averaged logits (mean over T of ``head_dvs``).
+"""
+from __future__ import annotations
+
+import torch
+
+
+@torch.no_grad()
+def evaluate_student(student, dataset, device, batch_size: int = 256, autocast=None) -> float:
+    if len(dataset) == 0:
+        return float("nan")
+    was = student.training
+    student.eval()
+    correct = 0
+    for start in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(start, min(len(dataset), start + batch_size))]
+        x = torch.stack([it[0] for it in items]).transpose(0, 1).to(device)
+        y = torch.tensor([it[1] for it in items], device=device)
+        with autocast():
+            logits = student(x, head="dvs").float().mean(0)
+        correct += (logits.argmax(1) == y).sum().item()
+    student.train(was)
+    return correct / len(dataset)
+
+
+@torch.no_grad()
+def teacher_logits(teacher, dataset, device, batch_size: int = 256) -> torch.Tensor:
+    """Logits ``[N, classes]`` of a frozen teacher over a whole HSV dataset (eval mode)."""
+    teacher.eval()
+    out = []
+    for start in range(0, len(dataset), batch_size):
+        x = torch.stack([dataset[i][0] for i in range(start, min(len(dataset), start + batch_size))]).to(device)
+        out.append(teacher(x).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+@torch.no_grad()
+def evaluate_teacher(teacher, dataset, device, batch_size: int = 256) -> float:
+    if len(dataset) == 0:
+        return float("nan")
+    was = teacher.training
+    logits = teacher_logits(teacher, dataset, device, batch_size)
+    teacher.train(was)
+    y = torch.tensor([dataset[i][1] for i in range(len(dataset))])
+    return (logits.argmax(1) == y).float().mean().item()

@@ -1,0 +1,106 @@
+"""Run configuration of `ckd-train`: a nested dict with defaults, YAML files and ``--set`` overrides.
+
+Sections: ``data`` (``ckd_train.data.DataConfig`` fields), ``student`` (``build_student`` fields;
+``T`` is taken from ``data.T``), ``teacher`` (arch, width, weights and its own optimiser
+settings), ``method`` (dvs-only | transfer | ckd and the loss weights), ``train`` (optimiser,
+schedule, batch, device). The full resolved dict is stored in every checkpoint.
+
+Learning rate (He et al. / CKD recipe): ``lr = lr_base * global_batch / lr_ref_batch`` unless
+``train.lr`` is given explicitly.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ckd_train.errors import InputError
+
+METHODS = ("dvs-only", "transfer", "ckd")
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "data": {"name": "n-digits", "T": 6, "size": 48, "frame_encoding": "binary"},
+    "student": {"arch": "vgg", "width": 1.0, "in_channels": 2, "beta": 0.5, "threshold": 1.0,
+                "alpha": 2.0},
+    "teacher": {"arch": "resnet18", "width": 1.0, "weights": None, "epochs": 20, "batch_size": 64,
+                "lr": 1e-3, "weight_decay": 0.01, "warmup_epochs": 1},
+    "method": {"name": "ckd", "kd_loss": "kd", "tau": 4.0, "alpha": 1.0, "beta": 1.0,
+               "e_th": 100.0, "k": 0.1, "tet_lambda": 1e-3, "tet_phi": 1.0, "replacement": True},
+    "train": {"epochs": 300, "batch_size": 120, "lr": None, "lr_base": 5e-3, "lr_ref_batch": 1024,
+              "weight_decay": 0.01, "warmup_epochs": 5, "seed": 0, "device": "auto", "amp": True,
+              "compile": False, "micro_batches": 1, "eval_batch_size": 256, "threads": None,
+              "progress": True},
+}
+
+
+def merge(base: dict, over: dict) -> dict:
+    """Recursive dict merge (``over`` wins); returns a new dict."""
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(path: str | Path | None) -> dict:
+    """Defaults merged with a YAML file (unknown top-level sections are an error)."""
+    if path is None:
+        return copy.deepcopy(DEFAULT_CONFIG)
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "config file does not exist")
+    try:
+        user = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(p, f"not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(user, dict):
+        raise InputError(p, "config must be a mapping of sections")
+    unknown = sorted(set(user) - set(DEFAULT_CONFIG) - {"name", "notes"})
+    if unknown:
+        raise InputError(p, f"unknown config section(s): {', '.join(unknown)}")
+    return merge(DEFAULT_CONFIG, user)
+
+
+def apply_overrides(cfg: dict, assignments: list[str] | None) -> dict:
+    """Apply ``section.key=value`` strings (value parsed as YAML: numbers, true/false, null)."""
+    cfg = copy.deepcopy(cfg)
+    for a in assignments or []:
+        if "=" not in a:
+            raise InputError(None, f"--set expects section.key=value, got {a!r}")
+        key, raw = a.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) < 2 or parts[0] not in DEFAULT_CONFIG:
+            raise InputError(None, f"--set key must be <section>.<key> with section in {sorted(DEFAULT_CONFIG)}, got {key!r}")
+        node = cfg
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            node[parts[-1]] = raw
+    return cfg
+
+
+def validate(cfg: dict) -> dict:
+    m = cfg["method"]["name"]
+    if m not in METHODS:
+        raise InputError(None, f"method must be one of {', '.join(METHODS)}, got {m!r}")
+    from ckd_train.losses import KD_LOSSES
+
+    if cfg["method"]["kd_loss"] not in KD_LOSSES:
+        raise InputError(None, f"kd_loss must be one of {', '.join(KD_LOSSES)}, got {cfg['method']['kd_loss']!r}")
+    for sec, key in (("train", "epochs"), ("train", "batch_size")):
+        v = cfg[sec][key]
+        if not isinstance(v, int) or v < 1:
+            raise InputError(None, f"{sec}.{key} must be an int >= 1, got {v!r}")
+    return cfg
+
+
+def learning_rate(train_cfg: dict, global_batch: int) -> float:
+    if train_cfg.get("lr") is not None:
+        return float(train_cfg["lr"])
+    return float(train_cfg["lr_base"]) * global_batch / float(train_cfg["lr_ref_batch"])
