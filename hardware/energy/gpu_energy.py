@@ -88,26 +88,33 @@ def _cuda_available() -> tuple[bool, str]:
     return True, ""
 
 
+def _unmeasured(fn: Callable[[], Any], reason: str, clock: Callable[[], float]) -> dict:
+    t0 = clock()
+    fn()
+    return {"available": False, "reason": reason, "duration_s": clock() - t0}
+
+
 def measure_energy(fn: Callable[[], Any], num_inferences: int, *, device_index: int = 0, nvml: Any = None,
                    idle_s: float = 1.0, clock: Callable[[], float] = time.perf_counter,
                    sleep: Callable[[float], None] = time.sleep) -> dict:
     """Run ``fn`` (which must finish its GPU work, e.g. end with ``torch.cuda.synchronize()``)
     between two reads of the NVML energy counter.
 
-    Returns ``{"available": True, "device", "energy_J" (net, all inferences), "energy_per_inference_J",
+    ``fn`` runs exactly once either way. Returns ``{"available": True, "device", "energy_J" (net, all inferences), "energy_per_inference_J",
     "gross_energy_J", "idle_power_W", "duration_s", "num_inferences", "method"}`` or
-    ``{"available": False, "reason": ...}``. ``nvml`` may be any object with ``device_name()`` and
+    ``{"available": False, "reason": ..., "duration_s": ...}``. ``nvml`` may be any object with ``device_name()`` and
     ``total_energy_mj()`` (tests pass a fake); ``None`` opens the real library when CUDA exists.
     """
     own = nvml is None
     if own:
         ok, why = _cuda_available()
+        if ok:
+            try:
+                nvml = Nvml(device_index)
+            except NvmlUnavailable as exc:
+                ok, why = False, str(exc)
         if not ok:
-            return {"available": False, "reason": why}
-        try:
-            nvml = Nvml(device_index)
-        except NvmlUnavailable as exc:
-            return {"available": False, "reason": str(exc)}
+            return _unmeasured(fn, why, clock)
     try:
         name = nvml.device_name()
         e0, t0 = nvml.total_energy_mj(), clock()
@@ -118,7 +125,7 @@ def measure_energy(fn: Callable[[], Any], num_inferences: int, *, device_index: 
         fn()
         e3, t3 = nvml.total_energy_mj(), clock()
     except NvmlUnavailable as exc:
-        return {"available": False, "reason": str(exc)}
+        return {"available": False, "reason": str(exc)}  # fn may have run: its time is not trusted
     finally:
         if own and hasattr(nvml, "close"):
             nvml.close()
