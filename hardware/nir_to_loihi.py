@@ -1,0 +1,413 @@
+"""NIR graph → list of Loihi 2 fixed-point netx layers (:class:`hardware.loihi_layer.LoihiLayer`).
+
+Accepted graphs: one chain ``Input → … → Output`` (netx networks are sequential) built of
+
+* synapses: ``Conv2d`` (stride, padding, dilation, groups, bias), ``Affine``, ``Linear``;
+* neurons after each synapse: ``LIF``, ``IF``, ``CubaLIF`` (forward Euler with ``dt``, the
+  semantics of :mod:`simulators.nir_nodes`); the LAST synapse may have no neuron: it becomes the
+  non-spiking read-out layer;
+* between a neuron and the next synapse: ``AvgPool2d`` / ``SumPool2d`` (see
+  :mod:`hardware.pool_as_conv` for ``pool_mode`` "conv" | "fold"), ``Scale``, ``Flatten``.
+
+Neuron → CUBA-LIF (Lava ``PyLifModelBitAcc``; float Euler step ``v ← a v + g I + c``)::
+
+    LIF:      a = 1 - dt/τ,  g = dt·r/τ                       iDecay = 4096 (u = input of the step)
+    IF:       a = 1,         g = dt·r                         vDecay = round(4096·(1 - a))
+    CubaLIF:  u = g_m·I with I ← a_s I + (dt/τ_s) w_in x:     iDecay = round(4096·dt/τ_s),
+              weights × g_m·(dt/τ_s)·w_in,  a = 1 - dt/τ_m,   g_m = dt·r/τ_m
+
+The gain ``g`` and a per-channel threshold θ are folded into the synapse rows (``W ← W·g/θ``,
+``b ← b·g/θ``, θ → 1; when θ is uniform only ``g`` is folded and θ kept). Netx has ONE ``vThMant``,
+``iDecay`` and ``vDecay`` per layer, so what cannot be expressed raises
+:class:`ckd_train.errors.InputError` naming the node: ``v_leak ≠ 0`` (Loihi's leak decays towards 0;
+netx has no rest potential), ``v_reset ≠ 0`` (Loihi resets to 0), leak/threshold/gain varying per
+neuron where they cannot be folded (across space in a conv, or any leak variation), a bias before a
+CubaLIF (it would enter I, Loihi's bias enters v), branches/residual sums, two synapses without a
+neuron between them, nodes of other types.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import nir
+import numpy as np
+
+from ckd_train.errors import InputError
+from hardware.fixed_point import decay_from_beta, quantize_synapse, beta_from_decay
+from hardware.loihi_layer import LoihiLayer
+from hardware import pool_as_conv as pac
+
+POOL_MODES = ("conv", "fold")
+NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF)
+SYNAPSE_TYPES = (nir.Conv2d, nir.Affine, nir.Linear)
+PASS_TYPES = (nir.AvgPool2d, nir.SumPool2d, nir.Scale, nir.Flatten)
+
+
+@dataclass
+class MappedNetwork:
+    layers: list[LoihiLayer]
+    input_shape: tuple[int, ...]
+    dt: float
+    pool_mode: str
+    metadata: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.layers[-1].out_shape
+
+
+def _pair(v) -> tuple[int, int]:
+    a = np.atleast_1d(np.asarray(v)).astype(np.int64).ravel()
+    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
+
+
+def linear_chain(graph: nir.NIRGraph, where=None) -> list[str]:
+    """Node names from the Input to the Output; raises InputError if the graph is not one chain."""
+    nodes = graph.nodes
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    pred: dict[str, list[str]] = {n: [] for n in nodes}
+    for src, dst in graph.edges:
+        for end in (src, dst):
+            if end not in nodes:
+                raise InputError(where, f"edge ({src!r}, {dst!r}) names a node {end!r} that is not in the graph")
+        succ[src].append(dst)
+        pred[dst].append(src)
+    inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input)]
+    if len(inputs) != 1:
+        raise InputError(where, f"the mapper needs exactly one Input node, found {len(inputs)}")
+    chain, cur, seen = [], inputs[0], set()
+    while True:
+        if cur in seen:
+            raise InputError(where, f"node {cur!r}: the graph has a cycle (recurrent graphs cannot be mapped to netx)")
+        seen.add(cur)
+        chain.append(cur)
+        if len(pred[cur]) > 1:
+            raise InputError(where, f"node {cur!r} ({type(nodes[cur]).__name__}) has {len(pred[cur])} incoming edges: "
+                                    "branches/residual sums cannot be mapped (netx layers form a single chain)")
+        if isinstance(nodes[cur], nir.Output):
+            break
+        if len(succ[cur]) != 1:
+            raise InputError(where, f"node {cur!r} ({type(nodes[cur]).__name__}) has {len(succ[cur])} outgoing edges: "
+                                    "netx layers form a single chain from Input to Output")
+        cur = succ[cur][0]
+    extra = set(nodes) - seen
+    if extra:
+        raise InputError(where, f"nodes {sorted(extra)} are not on the Input→Output chain")
+    return chain
+
+
+def _input_shape(graph: nir.NIRGraph, name: str, where) -> tuple[int, ...]:
+    meta = getattr(graph, "metadata", None) or {}
+    if "input_shape" in meta:
+        shp = tuple(int(v) for v in np.asarray(meta["input_shape"]).ravel())
+    else:
+        shp = tuple(int(v) for v in np.asarray(graph.nodes[name].input_type["input"]).ravel())
+        while len(shp) > 3 and shp[0] == 1:
+            shp = shp[1:]
+    if len(shp) not in (1, 3) or min(shp) <= 0:
+        raise InputError(where, f"node {name!r}: input shape {shp} is neither (C, H, W) nor (N,)")
+    return shp
+
+
+class _Syn:
+    """A float synapse in conv form (O, I/g, kh, kw) or dense form (O, N), being built."""
+
+    def __init__(self, name, kind, weight, bias, in_shape, out_shape, stride=None, padding=None,
+                 dilation=None, groups=1):
+        self.names = [name]
+        self.kind, self.w = kind, np.asarray(weight, dtype=np.float64)
+        self.b = None if bias is None else np.asarray(bias, dtype=np.float64).ravel().copy()
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.flatten_before = False
+        self.map_form = False    # dense weights held as (O, C, H, W) while folding pools/scales
+        self.notes: list[str] = []
+
+
+def _conv_out(hw, k, s, p, d):
+    return tuple((int(hw[i]) + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))
+
+
+def _conv_syn(name, node: nir.Conv2d, shape, where) -> _Syn:
+    if len(shape) != 3:
+        raise InputError(where, f"node {name!r} (Conv2d) needs a (C, H, W) input, got {shape}")
+    w = np.asarray(node.weight, dtype=np.float64)
+    if w.ndim != 4:
+        raise InputError(where, f"node {name!r} (Conv2d): weight must be 4-D (O, I/g, kh, kw), got {w.shape}")
+    groups = int(np.asarray(node.groups).ravel()[0]) if node.groups is not None else 1
+    k = (w.shape[2], w.shape[3])
+    s, d = _pair(node.stride), _pair(node.dilation)
+    if isinstance(node.padding, str):
+        if node.padding == "valid":
+            p = (0, 0)
+        elif node.padding == "same" and all(s_ == 1 for s_ in s) and all((d[i] * (k[i] - 1)) % 2 == 0 for i in range(2)):
+            p = tuple(d[i] * (k[i] - 1) // 2 for i in range(2))
+        else:
+            raise InputError(where, f"node {name!r} (Conv2d): padding {node.padding!r} cannot be expressed as symmetric netx padding")
+    else:
+        p = _pair(node.padding)
+    if shape[0] != w.shape[1] * groups or w.shape[0] % groups:
+        raise InputError(where, f"node {name!r} (Conv2d): weight {w.shape} with groups={groups} does not fit "
+                                f"{shape[0]} input channels")
+    out_hw = _conv_out(shape[1:], k, s, p, d)
+    if min(out_hw) <= 0:
+        raise InputError(where, f"node {name!r} (Conv2d): output would be empty for input {shape}")
+    bias = None
+    if node.bias is not None and np.size(node.bias):
+        bias = np.broadcast_to(np.asarray(node.bias, dtype=np.float64).ravel(), (w.shape[0],))
+    return _Syn(name, "conv", w, bias, shape, (w.shape[0], *out_hw), s, p, d, groups)
+
+
+def _dense_syn(name, node, shape, where) -> _Syn:
+    w = np.asarray(node.weight, dtype=np.float64)
+    n_in = int(np.prod(shape))
+    if w.ndim != 2 or w.shape[1] != n_in or len(shape) != 1:
+        raise InputError(where, f"node {name!r} ({type(node).__name__}): weight {w.shape} does not fit its input of shape "
+                                f"{shape} (a (C, H, W) map must go through a Flatten node first)")
+    bias = None
+    if isinstance(node, nir.Affine) and node.bias is not None and np.size(node.bias):
+        bias = np.broadcast_to(np.asarray(node.bias, dtype=np.float64).ravel(), (w.shape[0],))
+    return _Syn(name, "dense", w, bias, shape, (w.shape[0],))
+
+
+def _apply_pending(syn: _Syn, pending: list, where) -> None:
+    """Fold Scale / Flatten / (fold-mode) pool ops, nearest first, into the synapse after them."""
+    for op in reversed(pending):
+        kind = op[0]
+        if kind == "flatten":
+            _, name, pre_shape = op
+            if len(pre_shape) == 3 and syn.kind == "dense" and not syn.map_form:
+                syn.w = syn.w.reshape(syn.w.shape[0], *pre_shape)
+                syn.map_form = True
+                syn.flatten_before = True
+            syn.in_shape = tuple(pre_shape)
+            syn.names.insert(0, name)
+        elif kind == "scale":
+            _, name, scale, shape_at = op
+            sc = np.asarray(scale, dtype=np.float64)
+            if sc.size == 1:
+                syn.w = syn.w * float(sc.ravel()[0])
+            elif syn.kind == "dense" and not syn.map_form and sc.size == syn.w.shape[1]:
+                syn.w = syn.w * sc.ravel()[None, :]
+            elif syn.map_form and sc.size in (syn.w.shape[1], int(np.prod(syn.w.shape[1:]))):
+                syn.w = syn.w * (sc.reshape(1, -1, 1, 1) if sc.size == syn.w.shape[1] else sc.reshape(1, *syn.w.shape[1:]))
+            elif syn.kind == "conv" and syn.groups == 1 and sc.size == syn.w.shape[1]:
+                syn.w = syn.w * sc.reshape(1, -1, 1, 1)
+            else:
+                raise InputError(where, f"node {name!r} (Scale): a scale of shape {sc.shape} cannot be folded into "
+                                        f"{syn.names[-1]!r} (only scalar or per-channel scales)")
+            syn.names.insert(0, name)
+        elif kind == "pool":
+            _, name, k, s, p, is_sum, pre_shape, post_shape = op
+            if k != s or p != (0, 0):
+                raise InputError(where, f"node {name!r}: --pool-mode fold needs kernel = stride and no padding "
+                                        f"(got kernel {k}, stride {s}, padding {p}); use --pool-mode conv")
+            factor = float(k[0] * k[1]) if is_sum else 1.0
+            try:
+                if syn.map_form:
+                    syn.w = pac.fold_pool_into_dense_map(syn.w, s, pre_shape[1:]) * factor
+                elif syn.kind == "conv":
+                    syn.w, syn.stride, syn.padding = pac.fold_pool_into_conv(
+                        syn.w, syn.stride, syn.padding, syn.dilation, s, post_shape[1:], pre_shape[1:])
+                    syn.w = syn.w * factor
+                else:
+                    raise ValueError("a pool must be followed by a convolution or Flatten + Affine")
+            except ValueError as exc:
+                raise InputError(where, f"node {name!r}: cannot fold the pool into {syn.names[-1]!r}: {exc}; "
+                                        "use --pool-mode conv") from None
+            syn.in_shape = tuple(pre_shape)
+            syn.names.insert(0, name)
+            syn.notes.append(f"pool {name!r} folded into this layer (kernel {syn.w.shape[2:] if syn.kind == 'conv' else 'dense'})")
+    pending.clear()
+    if syn.map_form:
+        syn.w = syn.w.reshape(syn.w.shape[0], -1)
+        syn.map_form = False
+
+
+def _per_channel(arr, out_shape, what: str, name: str, where, node_type: str) -> np.ndarray:
+    """Broadcast a neuron parameter to ``out_shape`` and reduce it to one value per channel/neuron."""
+    a = np.asarray(arr, dtype=np.float64)
+    n = int(np.prod(out_shape))
+    if a.size == n:
+        full = a.reshape(out_shape)
+    elif a.size == 1:
+        full = np.full(out_shape, float(a.ravel()[0]))
+    elif len(out_shape) == 3 and a.size == out_shape[0]:
+        full = np.broadcast_to(a.reshape(-1, 1, 1), out_shape)
+    else:
+        raise InputError(where, f"node {name!r} ({node_type}): {what} of shape {a.shape} does not fit the layer shape {out_shape}")
+    if len(out_shape) == 1:
+        return full.copy()
+    per = full.reshape(out_shape[0], -1)
+    if not np.allclose(per, per[:, :1], rtol=1e-6, atol=0):
+        raise InputError(where, f"node {name!r} ({node_type}): {what} varies across the spatial positions of a "
+                                "convolution layer; netx shares one kernel per channel and one value per layer")
+    return per[:, 0].copy()
+
+
+def _uniform(vals: np.ndarray, what: str, name: str, where, node_type: str) -> float:
+    if not np.allclose(vals, vals.ravel()[0], rtol=1e-6, atol=1e-12):
+        raise InputError(where, f"node {name!r} ({node_type}): {what} differs between neurons; netx has one "
+                                f"value per layer (per-neuron parameters netx cannot express)")
+    return float(vals.ravel()[0])
+
+
+def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
+    t = type(node).__name__
+    out = syn.out_shape
+    if node.v_reset is not None and np.any(np.asarray(node.v_reset) != 0):
+        raise InputError(where, f"node {name!r} ({t}): v_reset ≠ 0; Loihi's CUBA-LIF resets v to 0")
+    if isinstance(node, (nir.LIF, nir.CubaLIF)) and np.any(np.asarray(node.v_leak) != 0):
+        raise InputError(where, f"node {name!r} ({t}): v_leak ≠ 0; Loihi's CUBA-LIF leaks towards 0 and netx "
+                                "has no resting-potential parameter")
+    theta = _per_channel(node.v_threshold, out, "v_threshold", name, where, t)
+    if np.any(theta <= 0):
+        raise InputError(where, f"node {name!r} ({t}): v_threshold must be > 0 (vThMant is unsigned)")
+    beta_u, i_decay = 0.0, 4096
+    if isinstance(node, nir.LIF):
+        tau = _per_channel(node.tau, out, "tau", name, where, t)
+        r = _per_channel(node.r, out, "r", name, where, t)
+        a = _uniform(1.0 - dt / tau, "the leak 1 - dt/tau", name, where, t)
+        gain = dt * r / tau
+    elif isinstance(node, nir.IF):
+        a, gain = 1.0, dt * _per_channel(node.r, out, "r", name, where, t)
+    else:  # CubaLIF
+        if syn.b is not None and np.any(syn.b != 0):
+            raise InputError(where, f"node {name!r} (CubaLIF): the bias of {syn.names[-1]!r} would enter the synaptic "
+                                    "current I, but Loihi's bias is added to v; not mappable")
+        tau_s = _per_channel(node.tau_syn, out, "tau_syn", name, where, t)
+        tau_m = _per_channel(node.tau_mem, out, "tau_mem", name, where, t)
+        r = _per_channel(node.r, out, "r", name, where, t)
+        w_in = _per_channel(node.w_in, out, "w_in", name, where, t)
+        beta_u = _uniform(1.0 - dt / tau_s, "the synaptic leak 1 - dt/tau_syn", name, where, t)
+        a = _uniform(1.0 - dt / tau_m, "the leak 1 - dt/tau_mem", name, where, t)
+        gain = (dt * r / tau_m) * (dt / tau_s) * w_in
+        i_decay = decay_from_beta(beta_u)
+    if not 0.0 <= a <= 1.0 or not 0.0 <= beta_u <= 1.0:
+        raise InputError(where, f"node {name!r} ({t}): leak factor {a:g} outside [0, 1] (dt/tau > 1 or tau < 0)")
+    if np.any(gain <= 0):
+        raise InputError(where, f"node {name!r} ({t}): input gain (dt·r/tau) must be > 0")
+    if np.allclose(theta, theta[0], rtol=1e-6):
+        fold, thr = gain, float(theta[0])
+    else:
+        fold, thr = gain / theta, 1.0
+    w = syn.w * fold.reshape((-1,) + (1,) * (syn.w.ndim - 1))
+    b = None if syn.b is None else syn.b * fold
+    v_decay = decay_from_beta(a)
+    q = quantize_synapse(w, b, thr)
+    layer = _make_layer(syn, name, w, b, thr, beta_from_decay(i_decay) if i_decay < 4096 else 0.0,
+                        beta_from_decay(v_decay), i_decay, v_decay, q)
+    if abs(beta_from_decay(v_decay) - a) > 1e-12:
+        layer.notes.append(f"leak {a:.6g} rounded to 12-bit vDecay {v_decay} (= {beta_from_decay(v_decay):.6g})")
+    return layer
+
+
+def _make_layer(syn: _Syn, name, w, b, thr, beta_u, beta_v, i_decay, v_decay, q, kind=None) -> LoihiLayer:
+    conv = syn.kind == "conv"
+    layer = LoihiLayer(
+        name=name, kind=kind or syn.kind, nir_nodes=syn.names + ([name] if name not in syn.names else []),
+        in_shape=syn.in_shape, out_shape=syn.out_shape, weight_float=w, bias_float=b,
+        threshold_float=thr, beta_u=beta_u, beta_v=beta_v, i_decay=i_decay, v_decay=v_decay, quant=q,
+        kernel=(int(w.shape[2]), int(w.shape[3])) if conv else None,
+        stride=tuple(syn.stride) if conv else None, padding=tuple(syn.padding) if conv else None,
+        dilation=tuple(syn.dilation) if conv else None, groups=int(syn.groups) if conv else 1,
+        flatten_before=syn.flatten_before, notes=list(syn.notes))
+    return layer
+
+
+def _pool_layer(name, node, shape, where) -> LoihiLayer:
+    if len(shape) != 3:
+        raise InputError(where, f"node {name!r} ({type(node).__name__}) needs a (C, H, W) input, got {shape}")
+    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
+    c = shape[0]
+    out_hw = tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
+    if min(out_hw) <= 0:
+        raise InputError(where, f"node {name!r}: pooling output would be empty for input {shape}")
+    prm = pac.pool_layer_params(k)
+    w = pac.pool_conv_weight(c, k)
+    syn = _Syn(name, "conv", w, None, shape, (c, *out_hw), s, p, (1, 1), c)
+    q = quantize_synapse(w, None, prm["threshold_float"], fixed_scale=prm["scale"])
+    layer = _make_layer(syn, name, w, None, prm["threshold_float"], 0.0, 0.0, 4096, 4096, q, kind="pool")
+    layer.notes.append("netx has no pool layer: mapped to a grouped strided convolution (groups = C, "
+                       "all-ones kernel) + a memoryless neuron that spikes when ≥ half of the window spiked")
+    return layer
+
+
+def map_graph(graph: nir.NIRGraph, pool_mode: str = "conv", dt: float | None = None,
+              where: str | os.PathLike | None = None) -> MappedNetwork:
+    """Map a NIR graph to netx layers (rules in the module docstring)."""
+    if pool_mode not in POOL_MODES:
+        raise InputError(None, f"unknown pool mode {pool_mode!r} (choose from {', '.join(POOL_MODES)})")
+    meta = dict(getattr(graph, "metadata", None) or {})
+    if dt is None and "dt" in meta:
+        dt = float(np.asarray(meta["dt"]).ravel()[0])
+    chain = linear_chain(graph, where)
+    shape = _input_shape(graph, chain[0], where)
+    input_shape = shape
+    layers: list[LoihiLayer] = []
+    pending: list = []
+    syn: _Syn | None = None
+    notes: list[str] = []
+    for name in chain[1:-1]:
+        node = graph.nodes[name]
+        t = type(node).__name__
+        if isinstance(node, SYNAPSE_TYPES):
+            if syn is not None:
+                raise InputError(where, f"node {name!r} ({t}) follows the synapse {syn.names[-1]!r} without a neuron "
+                                        "between them; a netx layer is one synapse + one neuron group")
+            syn = _conv_syn(name, node, shape, where) if isinstance(node, nir.Conv2d) else \
+                _dense_syn(name, node, shape, where)
+            _apply_pending(syn, pending, where)
+            shape = syn.out_shape
+        elif isinstance(node, NEURON_TYPES):
+            if syn is None:
+                raise InputError(where, f"node {name!r} ({t}) has no synapse (Conv2d/Affine/Linear) before it; "
+                                        "a netx layer is one synapse + one neuron group")
+            if dt is None:
+                raise InputError(where, f"node {name!r} ({t}) needs a time step: the graph has no metadata 'dt' (pass --dt)")
+            layers.append(_neuron_layer(syn, name, node, dt, where))
+            syn = None
+        elif isinstance(node, PASS_TYPES):
+            if syn is not None:
+                raise InputError(where, f"node {name!r} ({t}) sits between the synapse {syn.names[-1]!r} and its neuron; "
+                                        "netx cannot express it there")
+            if isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
+                if pool_mode == "conv":
+                    layers.append(_pool_layer(name, node, shape, where))
+                    shape = layers[-1].out_shape
+                    if isinstance(node, nir.SumPool2d):
+                        k = _pair(node.kernel_size)
+                        pending.append(("scale", name + ":sum", np.array(float(k[0] * k[1])), shape))
+                else:
+                    if len(shape) != 3:
+                        raise InputError(where, f"node {name!r} ({t}) needs a (C, H, W) input, got {shape}")
+                    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
+                    post = (shape[0],) + tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
+                    pending.append(("pool", name, k, s, p, isinstance(node, nir.SumPool2d), shape, post))
+                    shape = post
+            elif isinstance(node, nir.Scale):
+                pending.append(("scale", name, node.scale, shape))
+            else:
+                pending.append(("flatten", name, shape))
+                shape = (int(np.prod(shape)),)
+        else:
+            raise InputError(where, f"node {name!r} of type {t} is not supported by the Loihi mapper (supported: "
+                                    "Conv2d, Affine, Linear, LIF, IF, CubaLIF, AvgPool2d, SumPool2d, Scale, Flatten)")
+    if pending:
+        raise InputError(where, f"node {pending[-1][1]!r}: pooling/scale/flatten after the last layer cannot be mapped")
+    if syn is not None:   # read-out layer
+        q = quantize_synapse(syn.w, syn.b, None)
+        layer = _make_layer(syn, syn.names[-1], syn.w, syn.b, None, 0.0, 0.0, 4096, 4096, q)
+        layer.notes.append("read-out layer without neuron: non-spiking CUBA (vThMant max, iDecay = vDecay = 4096), "
+                           "per-step logits read from v")
+        fan = np.abs(np.clip(q.weight, 0, None)).reshape(q.weight.shape[0], -1).sum(1)
+        worst = float(fan.max() + (0 if q.bias is None else np.abs(q.bias).max()))
+        if worst > 131071:
+            layer.notes.append(f"worst-case per-step |logit| {worst:.0f} units could reach the 24-bit v limit (131071)")
+        layers.append(layer)
+    if not layers:
+        raise InputError(where, "the graph has no synaptic layer to map")
+    return MappedNetwork(layers=layers, input_shape=input_shape, dt=float(dt) if dt is not None else float("nan"),
+                         pool_mode=pool_mode, metadata=meta, notes=notes)

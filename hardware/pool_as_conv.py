@@ -1,0 +1,95 @@
+"""Pooling on Loihi 2 through netx, which has no pool layer (``hdf5.Network.create_pool`` raises).
+
+Two mappings of an ``AvgPool2d`` / ``SumPool2d`` NIR node:
+
+**"conv" (default; what the issue asks for):** the pool becomes its own netx ``conv`` layer —
+a grouped (``groups = C``) strided convolution whose kernel is all ones — followed by a neuron
+group, because every netx layer is synapse + CUBA-LIF. The neuron must turn a window count
+``n ∈ {0..k²}`` of input spikes into ONE output spike per step, so the float average ``n/k²``
+(what the next layer sees in the float model) is replaced by a binary value. Rule used
+("round half up", memoryless)::
+
+    stored weight 2 per input,  vThMant = k² - 1,  iDecay = vDecay = 4096 (no state)
+    spike  ⇔  2n·64 > (k² - 1)·64  ⇔  n/k² ≥ 1/2
+
+and a spike stands for the value 1.0 (an average pool of all-ones) in the next layer (for a
+``SumPool2d`` it stands for ``k²``, so the next synapse is scaled by ``k²``). This is lossy:
+averages 1/4 become 0 and 3/4 become 1; the report gives the accuracy it costs. An integrating
+("rate") neuron was not chosen: Loihi resets v to 0 on a spike, which throws away the residual,
+and the integration adds latency the float model does not have.
+
+**"fold" (``--pool-mode fold``; exact in float):** pooling is linear, so a pool with kernel =
+stride ``s`` and no padding followed by a synaptic layer is folded into that layer::
+
+    conv(k, stride c, pad p) ∘ avgpool(s)  =  conv(k·s, stride c·s, pad p·s),
+    W'[o, i, m, n] = W[o, i, ⌊m/s⌋, ⌊n/s⌋] / s²
+
+(with ``pooled[y] = s⁻² Σ_{a<s} x[s·y + a]`` substitute into the conv sum and set ``m = s·j + a``).
+For a Flatten + Affine after the pool the same holds with the affine viewed as a conv whose kernel
+covers the whole map. No extra layer, no extra delay, no binarisation; costs s² more synapses.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+POOL_WEIGHT = 2   # stored integer weight of each pool synapse ("round half up" rule above)
+
+
+def pool_layer_params(kernel: tuple[int, int]) -> dict:
+    """Float and fixed-point parameters of the pool-as-conv neuron layer (rule in module doc)."""
+    area = int(kernel[0]) * int(kernel[1])
+    scale = POOL_WEIGHT * area                     # integer units per float unit
+    return {
+        "weight_float_value": 1.0 / area,          # float view: window average
+        "threshold_float": (area - 1) / scale,     # vThMant = area - 1
+        "scale": float(scale),
+        "i_decay": 4096, "v_decay": 4096,
+    }
+
+
+def pool_conv_weight(channels: int, kernel: tuple[int, int]) -> np.ndarray:
+    """Float kernel ``(C, 1, kh, kw)`` of the grouped (groups = C) average-pool convolution."""
+    area = int(kernel[0]) * int(kernel[1])
+    return np.full((channels, 1, int(kernel[0]), int(kernel[1])), 1.0 / area)
+
+
+def pool_out_size(size: int, k: int, s: int, p: int) -> int:
+    return (size + 2 * p - k) // s + 1
+
+
+def fold_pool_into_conv(weight: np.ndarray, stride, padding, dilation, pool_stride,
+                        pooled_hw, in_hw) -> tuple[np.ndarray, tuple, tuple]:
+    """Fold an average pool (kernel = stride = ``pool_stride``, no padding) into the conv after it.
+
+    ``weight`` (O, I, kh, kw) acts on the pooled map of size ``pooled_hw``; returns the kernel,
+    stride and padding that act on the un-pooled map of size ``in_hw`` (exact, module doc).
+    Raises ValueError when the fold is not exact (dilation, remainder rows reaching the padding).
+    """
+    sh, sw = (int(pool_stride[0]), int(pool_stride[1]))
+    if tuple(int(d) for d in dilation) != (1, 1):
+        raise ValueError("cannot fold a pool into a dilated convolution")
+    kh, kw = weight.shape[2], weight.shape[3]
+    new_w = np.repeat(np.repeat(weight, sh, axis=2), sw, axis=3) / (sh * sw)
+    new_stride = (int(stride[0]) * sh, int(stride[1]) * sw)
+    new_pad = (int(padding[0]) * sh, int(padding[1]) * sw)
+    for ax, (hin, hp, s, p, k, c) in enumerate(zip(in_hw, pooled_hw, (sh, sw), padding,
+                                                    (kh, kw), stride)):
+        if hin % s and int(p) > 0:
+            raise ValueError(f"map size {hin} is not a multiple of the pool stride {s}: with padding "
+                             "the folded convolution would read the rows the pool drops")
+        out_pooled = (hp + 2 * int(p) - k) // int(c) + 1
+        out_fold = (hin + 2 * int(p) * s - k * s) // (int(c) * s) + 1
+        if out_pooled != out_fold:
+            raise ValueError("folded convolution would change the output size")
+    return new_w, new_stride, new_pad
+
+
+def fold_pool_into_dense_map(weight_map: np.ndarray, pool_stride, in_hw) -> np.ndarray:
+    """Dense weights viewed as ``(O, C, Hp, Wp)`` over a pooled map → ``(O, C, H, W)`` over the
+    un-pooled map (rows/columns the pool drops get weight 0)."""
+    sh, sw = int(pool_stride[0]), int(pool_stride[1])
+    o, c, hp, wp = weight_map.shape
+    big = np.repeat(np.repeat(weight_map, sh, axis=2), sw, axis=3) / (sh * sw)
+    out = np.zeros((o, c, int(in_hw[0]), int(in_hw[1])), dtype=big.dtype)
+    out[:, :, :hp * sh, :wp * sw] = big
+    return out
