@@ -1,14 +1,210 @@
-"""`ckd-export` console script: export a trained student to NIR (and ONNX for the GPU reference)"""
+"""`ckd-export` console script: export a trained student to NIR (and ONNX for the GPU reference).
+
+    ckd-export --to nir  MODEL.pt -o model.nir  [--verify] [--frames X.npy] [--samples N]
+    ckd-export --to onnx MODEL.pt -o model.onnx [--verify]
+    ckd-export --to onnx --teacher TEACHER.pt -o teacher.onnx [--verify]
+
+``--verify`` (NIR): the written file is read back with ``nir.read(type_check=True)`` and simulated
+by our float interpreter and by Norse on real test frames (the checkpoint's data config, test
+split; or ``--frames`` ``[B, T, C, H, W]`` / ``[T, C, H, W]``); spikes of every LIF layer, the
+last layer's spike counts, logits and predictions are compared with the snnTorch student
+(:mod:`export.verify`). ``--verify`` (ONNX): onnxruntime's logits against PyTorch's, max abs
+difference ≤ 1e-4. A failed verification exits 1; bad input (corrupt checkpoint, wrong frame
+shape, unsupported layer) is one line on stderr and exit 2; outputs are written atomically.
+"""
 from __future__ import annotations
 
-from ckd_train.errors import OneLineArgumentParser, cli_entry, fail
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ckd_train.errors import InputError, OneLineArgumentParser, cli_entry
+
+ONNX_TOLERANCE = 1e-4
 
 
 def build_parser() -> OneLineArgumentParser:
-    return OneLineArgumentParser(prog="ckd-export", description="export a trained student to NIR (and ONNX for the GPU reference)")
+    p = OneLineArgumentParser(prog="ckd-export", description="export a trained student to NIR (and ONNX for the GPU reference)")
+    p.add_argument("--to", choices=("nir", "onnx"), required=True, help="output format")
+    p.add_argument("model", help="ckd-train checkpoint (.pt); with --teacher a teacher checkpoint")
+    p.add_argument("-o", "--out", required=True, help="output file (.nir / .onnx)")
+    p.add_argument("--teacher", action="store_true", help="export the ANN teacher (ONNX only)")
+    p.add_argument("--verify", action="store_true", help="simulate the written file and compare with PyTorch")
+    p.add_argument("--frames", help="verification input .npy: [B, T, C, H, W] or [T, C, H, W] (default: test split)")
+    p.add_argument("--samples", type=int, default=32, help="test samples used by --verify (default 32)")
+    p.add_argument("--no-norse", action="store_true", help="skip the Norse simulation in --verify")
+    p.add_argument("--report", help="write the verification numbers as JSON here")
+    return p
+
+
+def _say(msg: str) -> None:
+    print(f"ckd-export: {msg}", flush=True)
+
+
+def load_frames(path: str, T: int, input_shape) -> torch.Tensor:
+    """User frames ``[B, T, C, H, W]`` (or one sample ``[T, C, H, W]``) as float32."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable .npy array: {exc}") from None
+    if arr.ndim == 4:
+        arr = arr[None]
+    want = (T, *input_shape)
+    if arr.ndim != 5 or tuple(arr.shape[1:]) != tuple(want):
+        raise InputError(path, f"frames must be [B, {', '.join(map(str, want))}] (T, C, H, W of the model), got {list(arr.shape)}")
+    if not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr).all():
+        raise InputError(path, "frames must be finite numbers")
+    return torch.from_numpy(arr.astype(np.float32))
+
+
+def test_frames(ckpt: dict, model_path: str, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``samples`` DVS test frames of the checkpoint's dataset: ``([B, T, C, H, W], labels)``."""
+    from ckd_train.data import DataConfig, build_datasets
+
+    data_cfg = (ckpt.get("config") or {}).get("data")
+    if not isinstance(data_cfg, dict):
+        raise InputError(model_path, "checkpoint config has no 'data' section; pass --frames X.npy")
+    data = build_datasets(DataConfig.from_dict(data_cfg))
+    ds = data.dvs_test if len(data.dvs_test) else data.dvs_val
+    n = min(int(samples), len(ds))
+    if n == 0:
+        raise InputError(model_path, "the dataset has no test samples; pass --frames X.npy")
+    xs, ys = zip(*(ds[i] for i in range(n)))
+    return torch.stack([torch.as_tensor(x) for x in xs]).float(), torch.as_tensor(ys)
+
+
+def _student_geometry(ckpt: dict) -> tuple[int, tuple[int, int, int]]:
+    s = ckpt["config"].get("student", {})
+    size = int(s.get("input_size", 48))
+    return int(s.get("T", 8)), (int(s.get("in_channels", 2)), size, size)
+
+
+def _verification_frames(args, ckpt, T, shape):
+    if args.frames:
+        return load_frames(args.frames, T, shape), None
+    return test_frames(ckpt, args.model, args.samples)
+
+
+def export_nir(args) -> int:
+    import nir
+
+    from ckd_train.atomic_io import atomic_path, write_json
+    from ckd_train.checkpoint import load_student
+    from export.lif_to_nir import DEFAULT_DT
+    from export.nir_from_student import student_to_nir
+    from export.nir_metadata import sha256_file, student_metadata
+
+    model, ckpt = load_student(args.model)
+    T, shape = _student_geometry(ckpt)
+    frames = labels = None
+    if args.verify:  # read the frames first: a bad --frames must not leave an output behind
+        frames, labels = _verification_frames(args, ckpt, T, shape)
+    meta = student_metadata(ckpt, sha256_file(args.model), [], DEFAULT_DT)
+    exported = student_to_nir(model, shape, meta, where=args.model, dt=DEFAULT_DT)
+    with atomic_path(args.out) as tmp:
+        nir.write(tmp, exported.graph)
+        graph = nir.read(tmp, type_check=True)  # the round trip the issue requires, before rename
+    _say(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges, T={T}, input {list(shape)}")
+    if not args.verify:
+        return 0
+    from export.verify import passes, verify_graph
+
+    res = verify_graph(model, graph, exported.lif_modules, frames, exported.order, DEFAULT_DT,
+                       use_norse=not args.no_norse)
+    if labels is not None:
+        with torch.no_grad():
+            pred = model(frames.transpose(0, 1), head="dvs").mean(0).argmax(-1)
+        res["student_accuracy"] = float((pred == labels).float().mean())
+    ok = True
+    for sim in ("nir_float32", "norse"):
+        r = res.get(sim)
+        if r is None:
+            continue
+        if "error" in r:
+            _say(f"verify {sim}: could not run: {r['error']}")
+            ok = False
+            continue
+        good = passes(r)
+        ok &= good
+        _say(f"verify {sim}{' (' + r['engine'] + ')' if 'engine' in r else ''}: "
+             f"{r['spike_mismatches']}/{r['neuron_steps']} neuron-steps differ, last-layer spike counts "
+             f"{'equal' if r['last_layer_counts_equal'] else 'differ in ' + str(r['last_layer_count_mismatches'])}, "
+             f"logits max |diff| {r['logits_max_abs_diff']:.3g}, prediction agreement {r['prediction_agreement']:.3f} "
+             f"on {r['samples']} samples: {'OK' if good else 'FAILED'}")
+    if args.report:
+        write_json(args.report, res)
+    if not ok:
+        sys.stderr.write("ckd-export: error: NIR verification failed (see the numbers above)\n")
+        return 1
+    return 0
+
+
+def export_onnx(args) -> int:
+    from ckd_train.checkpoint import load_student, load_teacher
+    from export.onnx_export import (UnrolledStudent, export_student_onnx, export_teacher_onnx,
+                                    onnx_max_abs_diff)
+
+    if args.teacher:
+        model, ckpt = load_teacher(args.model)
+        size = int(((ckpt.get("config") or {}).get("data") or {}).get("size", 48))
+        shape = (3, size, size)
+        export_teacher_onnx(model, shape, args.out)
+        _say(f"wrote {args.out}: teacher, input hsv[B, {', '.join(map(str, shape))}]")
+        if not args.verify:
+            return 0
+        x = None
+        if args.frames:
+            try:
+                arr = np.load(args.frames, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise InputError(args.frames, f"not a readable .npy array: {exc}") from None
+            if arr.ndim != 4 or tuple(arr.shape[1:]) != shape:
+                raise InputError(args.frames, f"teacher inputs must be [B, {', '.join(map(str, shape))}], got {list(arr.shape)}")
+            x = torch.from_numpy(arr.astype(np.float32))
+        else:
+            from ckd_train.data import DataConfig, build_datasets
+
+            data = build_datasets(DataConfig.from_dict(ckpt["config"]["data"]))
+            n = min(args.samples, len(data.rgb_test))
+            x = torch.stack([torch.as_tensor(data.rgb_test[i][0]) for i in range(n)]).float()
+        diff = onnx_max_abs_diff(args.out, model, x)
+        what = "teacher"
+    else:
+        model, ckpt = load_student(args.model)
+        T, shape = _student_geometry(ckpt)
+        frames = None
+        if args.verify:
+            frames, _ = _verification_frames(args, ckpt, T, shape)
+        export_student_onnx(model, T, shape, args.out)
+        _say(f"wrote {args.out}: student unrolled over T={T}, input frames[{T}, B, {', '.join(map(str, shape))}]")
+        if not args.verify:
+            return 0
+        diff = onnx_max_abs_diff(args.out, UnrolledStudent(model, T).eval(), frames.transpose(0, 1).contiguous())
+        what = "student"
+    ok = diff <= ONNX_TOLERANCE
+    _say(f"verify onnxruntime ({what}): logits max |diff| {diff:.3g} (tolerance {ONNX_TOLERANCE:g}): {'OK' if ok else 'FAILED'}")
+    if args.report:
+        from ckd_train.atomic_io import write_json
+
+        write_json(args.report, {"onnx_max_abs_diff": diff, "tolerance": ONNX_TOLERANCE, "model": what})
+    if not ok:
+        sys.stderr.write("ckd-export: error: ONNX verification failed\n")
+        return 1
+    return 0
 
 
 @cli_entry("ckd-export")
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    fail("ckd-export", "this stage is not implemented yet (see the open issue for it)")
+    args = build_parser().parse_args(argv)
+    if args.teacher and args.to != "onnx":
+        raise InputError(None, "--teacher is only for --to onnx (the NIR graph is the deployed student)")
+    if args.samples < 1:
+        raise InputError(None, "--samples must be >= 1")
+    torch.set_grad_enabled(False)
+    return export_nir(args) if args.to == "nir" else export_onnx(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""ONNX export (GPU reference): the student unrolled over ``T`` and the ANN teacher.
+
+Student: :class:`UnrolledStudent` runs ``features`` + ``head_dvs`` one time step at a time with
+each LIF's membrane an explicit tensor (``ckd_train.models.lif.lif_step``, the training update
+``U ← beta (1 - H(U - V_th)) U + X``, spike ``H(U - V_th)`` as ``Greater`` + ``Cast``). The Python
+loop over ``T`` is traced by ``torch.onnx.export`` (TorchScript exporter, ``dynamo=False``,
+opset 17) into an unrolled graph: input ``frames[T, B, C, H, W]`` (``B`` dynamic), output
+``logits[T, B, classes]``. BatchNorm stays a ``BatchNormalization`` node (eval statistics).
+
+Teacher: a plain ``hsv[B, 3, H, W] → logits[B, classes]`` export.
+
+:func:`onnx_max_abs_diff` runs the file with onnxruntime (CPU) and returns the largest absolute
+difference to the PyTorch logits on the same input.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ckd_train.atomic_io import atomic_path
+from ckd_train.errors import InputError
+
+OPSET = 17
+
+
+def _heaviside(u: torch.Tensor) -> torch.Tensor:
+    return (u > 0).to(u.dtype)
+
+
+class UnrolledStudent(nn.Module):
+    """``frames[T, B, C, H, W] → logits[T, B, K]`` stepping every layer per time step."""
+
+    def __init__(self, student: nn.Module, T: int):
+        super().__init__()
+        self.student = student
+        self.T = int(T)
+
+    def _lif(self, mod, x, mems: dict):
+        from ckd_train.models.lif import lif_step
+
+        mem = mems.get(id(mod))
+        if mem is None:
+            mem = torch.zeros_like(x)
+        s, mem = lif_step(x, mem, mod.beta, mod.threshold, _heaviside)
+        mems[id(mod)] = mem
+        return s
+
+    def _run(self, module: nn.Module, x, mems: dict):
+        from ckd_train.models.lif import MultiStepLIF
+        from ckd_train.models.resnet import SpikingBasicBlock
+
+        if isinstance(module, MultiStepLIF):
+            return self._lif(module, x, mems)
+        if isinstance(module, SpikingBasicBlock):
+            out = self._lif(module.lif1, module.bn1(module.conv1(x)), mems)
+            out = module.bn2(module.conv2(out)) + module.shortcut(x)
+            return self._lif(module.lif2, out, mems)
+        if isinstance(module, nn.Sequential):
+            for m in module:
+                x = self._run(m, x, mems)
+            return x
+        return module(x)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        mems: dict = {}
+        outs = []
+        for t in range(self.T):
+            h = self._run(self.student.features, frames[t], mems)
+            outs.append(self.student.head_dvs(h))
+        return torch.stack(outs)
+
+
+def _export(module: nn.Module, example: torch.Tensor, out_path: str | os.PathLike, input_name: str,
+            dynamic_axes: dict) -> Path:
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), str(tmp), dynamo=False, opset_version=OPSET,
+                          input_names=[input_name], output_names=["logits"],
+                          dynamic_axes=dynamic_axes, do_constant_folding=True)
+    return out_path
+
+
+def export_student_onnx(student: nn.Module, T: int, input_shape, out_path: str | os.PathLike) -> Path:
+    """Write the unrolled student (``frames[T, B, C, H, W]``, ``B`` dynamic) to ``out_path``."""
+    example = torch.zeros(int(T), 1, *[int(s) for s in input_shape])
+    return _export(UnrolledStudent(student.eval(), T).eval(), example, out_path, "frames",
+                   {"frames": {1: "batch"}, "logits": {1: "batch"}})
+
+
+def export_teacher_onnx(teacher: nn.Module, input_shape, out_path: str | os.PathLike) -> Path:
+    """Write the ANN teacher (``hsv[B, 3, H, W]``, ``B`` dynamic) to ``out_path``."""
+    example = torch.zeros(1, *[int(s) for s in input_shape])
+    return _export(teacher.eval(), example, out_path, "hsv", {"hsv": {0: "batch"}, "logits": {0: "batch"}})
+
+
+def run_onnx(path: str | os.PathLike, x: np.ndarray | torch.Tensor) -> np.ndarray:
+    """onnxruntime (CPU) on the single input ``x``; returns the first output."""
+    import onnxruntime as ort
+
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise InputError(path, f"onnxruntime cannot load it: {exc}") from None
+    x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    name = sess.get_inputs()[0].name
+    return sess.run(None, {name: x.astype(np.float32)})[0]
+
+
+def onnx_max_abs_diff(path: str | os.PathLike, module: nn.Module, x: torch.Tensor) -> float:
+    """``max |onnxruntime(path, x) - module(x)|`` (``module`` as exported, e.g. UnrolledStudent)."""
+    with torch.no_grad():
+        ref = module(x).detach().cpu().numpy()
+    got = run_onnx(path, x)
+    if got.shape != ref.shape:
+        raise InputError(path, f"ONNX output shape {got.shape} differs from PyTorch's {ref.shape}")
+    return float(np.abs(got - ref).max())
