@@ -59,9 +59,9 @@ def event_counts(x, y, t, p, T: int, height: int, width: int, bins: str) -> np.n
     x, y, t, p = x[order], y[order], t[order], p[order]
     b = bin_indices(t, T, bins)
     inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-    counts = np.zeros((T, 2, height, width), np.float32)
-    np.add.at(counts, (b[inside], (p[inside] > 0).astype(np.int64), y[inside], x[inside]), 1.0)
-    return counts
+    flat = ((b[inside] * 2 + (p[inside] > 0)) * height + y[inside]) * width + x[inside]
+    counts = np.bincount(flat, minlength=T * 2 * height * width).astype(np.float32)
+    return counts.reshape(T, 2, height, width)
 
 
 def resize_counts(counts: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:

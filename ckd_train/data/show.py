@@ -1,6 +1,7 @@
 """PNG grids for a person to check a paired dataset by eye (`ckd-data show`).
 
-One PNG per class (``<out>/<class>.png``): each row is one test sample of the class -- the RGB
+One PNG per class (``<out>/<class>.png``): each row is one sample of the class (test split
+first, then validation, then training) -- the RGB
 image, its HSV V channel (what the student's static stream sees), then the T DVS frames of a
 DVS sample of the same class, drawn as ON events green and OFF events magenta on black (the
 frames as the network gets them, i.e. after the configured frame encoding). Plus
@@ -24,15 +25,25 @@ def polarity_rgb(frame: np.ndarray) -> np.ndarray:
     return np.stack([off, on, off], axis=-1)
 
 
+def _pick(dvs_or_rgb: list, label: int, n: int):
+    """Up to n (dataset, index) of a class, from the test split first, then val, then train."""
+    out = []
+    for ds in dvs_or_rgb:
+        out += [(ds, i) for i, l in enumerate(ds.labels) if l == label][: n - len(out)]
+        if len(out) >= n:
+            break
+    return out
+
+
 def _rows_for_class(data: PairedData, label: int, n: int):
-    rgb_idx = [i for i, l in enumerate(data.rgb_test.labels) if l == label][:n]
-    dvs_idx = [i for i, l in enumerate(data.dvs_test.labels) if l == label][:n]
+    rgb = _pick([data.rgb_test, data.rgb_val, data.rgb_train], label, n)
+    dvs = _pick([data.dvs_test, data.dvs_val, data.dvs_train], label, n)
     rows = []
-    for r, d in zip(rgb_idx, dvs_idx):
-        hsv, _ = data.rgb_test[r]
-        frames, _ = data.dvs_test[d]
-        rows.append((data.rgb_test.rgb(r).numpy().transpose(1, 2, 0), hsv[2].numpy(), frames.numpy(),
-                     data.rgb_test.files[r].name, data.dvs_test.files[d].name))
+    for (rds, r), (dds, d) in zip(rgb, dvs):
+        hsv, _ = rds[r]
+        frames = dds.frames[d].to(dtype=hsv.dtype)  # un-augmented frames, as the network gets them
+        rows.append((rds.rgb(r).numpy().transpose(1, 2, 0), hsv[2].numpy(), frames.numpy(),
+                     rds.files[r].name, dds.files[d].name))
     return rows
 
 
