@@ -14,7 +14,9 @@ Counts, per inference (one sample of ``T`` time steps):
   (``synapses / presynaptic neurons``) and the count is marked *estimated*.
 - neuron updates: ``neurons x T`` (every compartment is updated every step on Loihi).
 - spike messages: each input spike is sent once to every core holding the layer (we do not know
-  which core holds which neuron, so this is the upper bound for a layer split over cores).
+  which core holds which neuron, so this is the upper bound for a layer split over cores; the
+  report marks it *estimated*). Residual (skip) inputs are counted through the layer's own
+  ``input_spikes_per_inference``; the hop placement model still treats layers as a chain.
 - dense MACs (the same layer run densely on a GPU, one step): conv
   ``C_out H_out W_out (C_in / groups) k_h k_w`` (padding zeros included, as a GPU computes them),
   pool ``C H_out W_out k_h k_w`` (accumulates), dense ``N_in N_out``.

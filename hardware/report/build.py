@@ -20,7 +20,6 @@ Raw results (from ``ckd-deploy``; keys marked ``?`` may be missing or ``None``):
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,7 @@ def _count_block(c: LayerCounts, steps: int) -> dict:
         "synaptic_ops": _q(c.synaptic_ops, "SOPs", k.get("synaptic_ops", "counted")),
         "neuron_updates": _q(c.neuron_updates, "updates", "counted"),
         "active_neuron_updates": _q(c.active_updates, "updates", "estimated"),
-        "spike_messages": _q(c.spike_messages, "messages", k.get("spike_messages", "counted")),
+        "spike_messages": _q(c.spike_messages, "messages", "estimated"),
         "tile_hops": _q(c.tile_hops, "hops", "estimated"),
         "dense_macs": _q(c.dense_macs * steps, "MACs", "counted"),
     }
@@ -68,7 +67,7 @@ def _total_block(counts: list[LayerCounts], steps: int) -> dict:
         "synaptic_ops": _q(t["synaptic_ops"], "SOPs", "estimated" if any_est("synaptic_ops") else "counted"),
         "neuron_updates": _q(t["neuron_updates"], "updates", "counted"),
         "active_neuron_updates": _q(t["active_updates"], "updates", "estimated"),
-        "spike_messages": _q(t["spike_messages"], "messages", "estimated" if any_est("spike_messages") else "counted"),
+        "spike_messages": _q(t["spike_messages"], "messages", "estimated"),
         "tile_hops": _q(t["tile_hops"], "hops", "estimated"),
         "dense_macs": _q(t["dense_macs"] * steps, "MACs", "counted"),
     }
