@@ -1,0 +1,122 @@
+"""The fast back end on its own: lava-dl's tiny.net ground truth, batching, layouts, exact conv.
+
+Time budget: < 20 s on 2 cores (no Lava)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from netx_builders import (conv_layer, conv_out, demo_student_net, dense_layer, flatten_layer,
+                           input_layer, lif, write_net)
+from simulators.loihi import run_netx, torch_order_to_lava
+from simulators.loihi.api import lava_to_torch_order
+from simulators.loihi.synapses import ConvSynapse
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "netx"
+
+
+def test_tiny_net_matches_lava_dl_ground_truth():
+    """lava-dl test_tinynet: 17 + 3 steps, u/v reset every 17 steps, output spikes [2:17] equal
+    output.npy[0].transpose([2, 1, 0, 3])[..., 1:] (see shared/fixtures/README.md)."""
+    bias = np.load(FIXTURES / "tinynet" / "input_bias.npy")
+    out = run_netx(FIXTURES / "tiny.net", 17 + 3, input_bias=bias, reset_interval=17)
+    assert [o["s"].shape for o in out] == [(16, 16, 3, 20), (6, 6, 24, 20), (1, 1, 36, 20)]
+    gt = np.load(FIXTURES / "tinynet" / "output.npy")[0].transpose([2, 1, 0, 3])[..., 1:]
+    assert gt.sum() > 50  # a non-trivial sample
+    np.testing.assert_array_equal(out[-1]["s"][..., 2:17], gt)
+    # the hidden layer too: layer1.npy is the same indexing one layer earlier
+    gt1 = np.load(FIXTURES / "tinynet" / "layer1.npy")[0].transpose([2, 1, 0, 3])[..., 1:]
+    np.testing.assert_array_equal(out[1]["s"][..., 1:16], gt1)
+
+
+def test_single_input_neuron_trace_through_run_netx(tmp_path):
+    """End to end through a .net file: same hand-computed trace as test_loihi_fixed_point."""
+    net = write_net(tmp_path / "one.net", [input_layer((1,), neuron=lif(10, 1024, 512)),
+                                            dense_layer(np.array([[1]]), neuron=lif(0, 4096, 4096))])
+    x = np.array([5, 5, 0, -20, 0]).reshape(1, 5)
+    out = run_netx(net, 5, input_spikes=x)
+    assert out[0]["u"].reshape(-1).tolist() == [320, 560, 420, -965, -723]
+    assert out[0]["v"].reshape(-1).tolist() == [320, 0, 420, -598, -1246]
+    assert out[0]["s"].reshape(-1).tolist() == [0, 1, 0, 0, 0]
+    # one-step synaptic delay: the spike of step 2 reaches layer 1 in step 3 (a = 1 -> u = 64)
+    assert out[1]["u"].reshape(-1).tolist() == [0, 0, 64, 0, 0]
+
+
+def test_batch_equals_loop_over_samples(tmp_path):
+    rng = np.random.default_rng(3)
+    net = demo_student_net(tmp_path / "demo.net", rng)
+    x = (rng.random((3, 16, 16, 2, 7)) < 0.3).astype(np.int8)
+    bias = rng.integers(0, 40, size=(3, 16, 16, 2))
+    batched = run_netx(net, 9, input_spikes=x, input_bias=bias, reset_interval=4)
+    assert batched[3]["s"].shape == (3, 4, 4, 16, 9)
+    assert sum(int(layer["s"].sum()) for layer in batched[1:]) > 100
+    for b in range(3):
+        single = run_netx(net, 9, input_spikes=x[b], input_bias=bias[b], reset_interval=4)
+        for lb, ls in zip(batched, single):
+            for var in "suv":
+                np.testing.assert_array_equal(lb[var][b], ls[var])
+
+
+def test_input_cycles_like_lava_ring_buffer(tmp_path):
+    net = write_net(tmp_path / "n.net", [input_layer((2,), neuron=lif(0, 4096, 4096)),
+                                         dense_layer(np.eye(2, dtype=int))])
+    x = np.array([[1, 0, 0], [0, 0, 1]])
+    s = run_netx(net, 7, input_spikes=x, record="s")[0]["s"]
+    assert s.tolist() == [[1, 0, 0, 1, 0, 0, 1], [0, 0, 1, 0, 0, 1, 0]]
+    assert set(run_netx(net, 7, input_spikes=x, record=("v",))[0]) == {"v"}
+
+
+def test_torch_order_helpers_roundtrip():
+    x = np.arange(2 * 3 * 4 * 5 * 6).reshape(2, 3, 4, 5, 6)  # B, T, C, H, W
+    lv = torch_order_to_lava(x)
+    assert lv.shape == (2, 6, 5, 4, 3)  # B, x=W, y=H, f=C, T
+    assert lv[1, 5, 4, 3, 2] == x[1, 2, 3, 4, 5]
+    np.testing.assert_array_equal(lava_to_torch_order(lv), x)
+
+
+def _conv_int64_reference(s, w, stride, padding, dilation, groups):
+    """Exact integer correlation (unfold + int64 matmul), PyTorch layout."""
+    n, c, h, wd = s.shape
+    k = w.shape[0]
+    cols = torch.nn.functional.unfold(s.double(), w.shape[2:], dilation=dilation, padding=padding,
+                                      stride=stride).round().long()  # [n, c*kh*kw, L]
+    cg, kg = c // groups, k // groups
+    kk = w.shape[2] * w.shape[3]
+    outs = []
+    for g in range(groups):
+        cg_cols = cols[:, g * cg * kk:(g + 1) * cg * kk]
+        wg = w[g * kg:(g + 1) * kg].reshape(kg, -1)
+        outs.append(torch.einsum("kj,njl->nkl", wg, cg_cols))
+    ho = (h + 2 * padding[0] - dilation[0] * (w.shape[2] - 1) - 1) // stride[0] + 1
+    return torch.cat(outs, 1).reshape(n, k, ho, -1)
+
+
+@pytest.mark.parametrize("wmax", [200, 1 << 20, 1 << 27])
+def test_float_conv_is_exact_up_to_extreme_weights(wmax):
+    g = torch.Generator().manual_seed(0)
+    w = torch.randint(-wmax, wmax, (8, 6, 5, 5), generator=g)
+    s = (torch.rand(3, 12, 11, 13, generator=g) < 0.7).long()
+    syn = ConvSynapse(w.numpy(), (2, 1), (1, 2), (1, 2), 2, 0, torch.device("cpu"))
+    ref = _conv_int64_reference(s, w, (2, 1), (1, 2), (1, 2), 2)
+    out = syn(s)
+    if wmax < (1 << 27):
+        np.testing.assert_array_equal(out.numpy(), ((ref + (1 << 23)) % (1 << 24) - (1 << 23)).numpy())
+    else:  # |sums| may pass 2^31: numpy's float64 -> int32 cast gives INT32_MIN, clamp -> 0
+        big = (ref >= (1 << 31)) | (ref < -(1 << 31))
+        assert big.any()
+        exp = torch.where(big, torch.zeros_like(ref), (ref + (1 << 23)) % (1 << 24) - (1 << 23))
+        np.testing.assert_array_equal(out.numpy(), exp.numpy())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu(tmp_path):
+    rng = np.random.default_rng(4)
+    net = demo_student_net(tmp_path / "demo.net", rng)
+    x = (rng.random((4, 16, 16, 2, 10)) < 0.3).astype(np.int8)
+    bias = rng.integers(0, 40, size=(4, 16, 16, 2))
+    cpu = run_netx(net, 10, input_spikes=x, input_bias=bias)
+    gpu = run_netx(net, 10, input_spikes=x, input_bias=bias, device="cuda")
+    for a, b in zip(cpu, gpu):
+        for var in "suv":
+            np.testing.assert_array_equal(a[var], b[var])
