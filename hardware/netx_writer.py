@@ -5,7 +5,10 @@ Schema written (the same datasets, dtypes and orders as lava-dl's own exporter, 
 PyTorch order on disk, netx reverses them to its (x, y, f) order)::
 
     /layer/0/type            S10 (1,)  b'input'
-    /layer/0/shape           int64 (3,) [C, H, W]   (or (N,)); no neuron: spikes enter layer 1's synapse
+    /layer/0/shape           int64 (3,) [C, H, W]   (or (N,))
+    /layer/0/neuron/...      pass-through CUBA neuron: iDecay = vDecay = 4096, vThMant = 0, no bias;
+                             input spikes are written into its a_in (no synaptic delay) and it
+                             spikes iff the input is > 0 (a graded/count input is binarised here)
     /layer/i/type            S10 (1,)  b'conv' | b'dense' | b'flatten'
     /layer/i/shape           int64     conv [C, H, W] out; dense [N]; flatten [C·H·W]
     conv:   inChannels, outChannels, groups  int64 ();  kernelSize, stride, padding, dilation int64 (2,) (H, W)
@@ -15,6 +18,14 @@ PyTorch order on disk, netx reverses them to its (x, y, f) order)::
     bias    float32 (O,)  integer bias mantissas (netx applies bias_exp = 6), only when non-zero
     neuron/type       str 'CUBA';  neuron/iDecay, vDecay, vThMant, refDelay int64 ();  gradedSpike bool
     /simulation/Ts = 1, /simulation/tSample = T + number of layers
+
+Why the input neuron: netx's ``reset_interval = R`` resets block j (0-based) at steps
+``t ≡ j + 1 (mod R)``. With the input neuron as block 0, block j receives the input's first step at
+exactly step ``j + 1``, so every layer starts from ``u = v = 0`` when its first input arrives and
+whatever its bias did before (the transient of Loihi's one-step-per-layer synaptic delay) is
+erased: run ``T + L`` steps with ``R = T + L`` (L = layers after the input) and the read-out layer's
+steps ``[L, L + T)`` are the float model's steps ``[0, T)``, bit for bit in timing. Without the
+input neuron, layer 1 would reset one step before its input and keep one step of bias.
 
 Provenance (HDF5 attributes, ignored by netx): file attrs ``ckd_format = "ckd-netx/1"``,
 ``pool_mode``, ``dt``, ``source``; per layer ``name``, ``kind`` ('conv'|'pool'|'dense'), ``nir_nodes``
@@ -48,9 +59,19 @@ def _neuron(g: h5py.Group, layer) -> None:
     n.create_dataset("gradedSpike", data=np.bool_(False))
 
 
+class _PassThrough:
+    i_decay, v_decay, vth_mant = 4096, 4096, 0
+
+
+_PASS_THROUGH = _PassThrough()
+
+
 def write_netx(net: MappedNetwork, path: str | os.PathLike, num_steps: int | None = None,
-               source: str = "") -> str:
-    """Write ``net`` to ``path`` atomically; returns the path."""
+               source: str = "", input_neuron: bool = True) -> str:
+    """Write ``net`` to ``path`` atomically; returns the path.
+
+    ``input_neuron=True`` gives layer 0 a pass-through neuron (see module docstring), which is what
+    lets ``reset_interval`` align every layer's reset with the arrival of its first input."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["ckd_format"] = FORMAT
@@ -61,6 +82,8 @@ def write_netx(net: MappedNetwork, path: str | os.PathLike, num_steps: int | Non
             g0 = root.create_group("0")
             _type(g0, "input")
             g0.create_dataset("shape", data=np.array(net.input_shape, dtype=np.int64))
+            if input_neuron:
+                _neuron(g0, _PASS_THROUGH)
             idx = 1
             for layer in net.layers:
                 if layer.flatten_before:
