@@ -207,6 +207,10 @@ def test_config_round_trip_and_validation():
         DataConfig.from_dict({"nme": "n-digits"})
     with pytest.raises(InputError, match="frame_encoding"):
         DataConfig(frame_encoding="rate")
+    from pathlib import Path
+
+    p = DataConfig(root=Path("/data/x"), cache_dir=Path("/tmp/c"))
+    assert p.to_dict()["root"] == "/data/x" and json.dumps(p.to_dict())
 
 
 def test_default_root_env(monkeypatch, tmp_path):

@@ -134,3 +134,15 @@ def test_augment_deterministic_for_a_seed():
     b = augment_dvs(x, np.random.default_rng(7))
     assert torch.equal(a, b) and a.shape == x.shape
     assert set(a.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_synth_upscale_matches_torch_bilinear():
+    from ckd_train.data.ndigits_synth import upscale_bilinear
+
+    a = np.random.default_rng(0).random((8, 8))
+    ref = torch.nn.functional.interpolate(torch.from_numpy(a)[None, None], size=(48, 48), mode="bilinear",
+                                          align_corners=False)[0, 0].numpy()
+    np.testing.assert_allclose(upscale_bilinear(a, 48), ref, atol=1e-12)
+    ref = torch.nn.functional.interpolate(torch.from_numpy(a)[None, None], size=(20, 20), mode="bilinear",
+                                          align_corners=False)[0, 0].numpy()
+    np.testing.assert_allclose(upscale_bilinear(a, 20), ref, atol=1e-12)

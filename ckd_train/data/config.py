@@ -74,6 +74,10 @@ class DataConfig:
     skip_bad: bool = False
 
     def __post_init__(self) -> None:
+        for key in ("root", "rgb_root", "cache_dir"):  # keep to_dict() JSON-able when given a Path
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                object.__setattr__(self, key, os.fspath(value))
         problems = []
         if self.name not in DATASET_NAMES:
             problems.append(f"name must be one of {', '.join(DATASET_NAMES)}, got {self.name!r}")

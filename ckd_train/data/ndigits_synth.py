@@ -7,7 +7,7 @@ exactly that on ``sklearn.datasets.load_digits`` (8 × 8, values 0..16, shipped 
 no download) and write both sides in the real layouts:
 
 * RGB side ``<out>/101_ObjectCategories/digit_<k>/image_XXXX.png``: the digit's ink fraction
-  ``a = pixel / 16`` is upscaled to ``size × size`` (bilinear, ``align_corners=False``) and the
+  ``a = pixel / 16`` is upscaled to ``size × size`` (bilinear, half-pixel centres: :func:`upscale_bilinear`) and the
   image is ``rgb = (1 - a) · background + a · ink``: a *dark, saturated ink on a light paper*
   (dark-on-light like most Caltech101 objects), background ``(0.93, 0.93, 0.90)``, ink colour
   ``hsv_to_rgb(h, 0.85, 0.45)`` with a per-sample hue ``h ~ U[0, 1)`` -- so H and S carry colour
@@ -109,13 +109,28 @@ def select_samples(targets: np.ndarray, limit_per_class: int | None) -> list[tup
     return out
 
 
+def upscale_bilinear(a: np.ndarray, size: int) -> np.ndarray:
+    """``[h, w]`` → ``[size, size]`` bilinear with half-pixel centres, the rule of
+    ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)`` (source coordinate
+    ``max(0, (dst + 0.5) · in / out - 0.5)``, clamped at the last pixel). numpy only, so the
+    fork()ed synth workers never touch torch's thread pools."""
+    a = np.asarray(a, np.float64)
+
+    def axis(n_in: int):
+        src = np.maximum((np.arange(size) + 0.5) * (n_in / size) - 0.5, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        return i0, i1, src - i0
+
+    y0, y1, wy = axis(a.shape[0])
+    x0, x1, wx = axis(a.shape[1])
+    rows = a[y0] * (1 - wy)[:, None] + a[y1] * wy[:, None]
+    return rows[:, x0] * (1 - wx)[None, :] + rows[:, x1] * wx[None, :]
+
+
 def render_rgb(digit8: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 ``[size, size, 3]``: dark saturated ink of a random hue on light paper (module doc)."""
-    import torch
-    import torch.nn.functional as F
-
-    a = torch.from_numpy(np.asarray(digit8, np.float32) / 16.0)[None, None]
-    a = F.interpolate(a, size=(size, size), mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
+    a = np.clip(upscale_bilinear(np.asarray(digit8, np.float64) / 16.0, size), 0.0, 1.0)
     ink = np.array(colorsys.hsv_to_rgb(float(rng.random()), INK_SATURATION, INK_VALUE))
     bg = np.array(BACKGROUND)
     rgb = (1.0 - a[..., None]) * bg + a[..., None] * ink
