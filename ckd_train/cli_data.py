@@ -56,6 +56,9 @@ def build_parser() -> OneLineArgumentParser:
     s.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
     s.add_argument("--contrast", type=float, default=0.25, help="mean log-intensity contrast threshold (default 0.25)")
     s.add_argument("--noise-hz", type=float, default=0.2, help="background noise events per pixel per second (default 0.2)")
+    s.add_argument("--mismatch", type=float, default=0.05, help="per-pixel threshold std, relative to --contrast (default 0.05)")
+    s.add_argument("--refractory-us", type=int, default=1000, help="pixel refractory period in µs (default 1000)")
+    s.add_argument("--saccade-px", type=float, default=4.0, help="saccade triangle size in pixels (default 4)")
     s.add_argument("--force", action="store_true", help="rewrite even when the output is complete with the same parameters")
 
     sh = sub.add_parser("show", help="write PNG grids (RGB, V channel, DVS frames over time) per class")
@@ -83,13 +86,22 @@ def _synth(args) -> int:
         from ckd_train.errors import InputError
 
         raise InputError(None, f"--contrast must be in (0, 5), got {args.contrast}")
-    if args.noise_hz < 0:
-        from ckd_train.errors import InputError
+    for flag, value, ok in (("--noise-hz", args.noise_hz, args.noise_hz >= 0), ("--mismatch", args.mismatch, 0 <= args.mismatch < 1),
+                            ("--refractory-us", args.refractory_us, args.refractory_us >= 0),
+                            ("--saccade-px", args.saccade_px, 0 < args.saccade_px <= 32)):
+        if not ok:
+            from ckd_train.errors import InputError
 
-        raise InputError(None, f"--noise-hz must be >= 0, got {args.noise_hz}")
+            raise InputError(None, f"{flag}: value {value} out of range")
     out = Path(args.out) if args.out else default_data_root() / "n-digits"
     p = SynthParams(size=args.size, seed=args.seed, limit_per_class=args.limit_per_class, contrast=args.contrast,
-                    noise_hz=args.noise_hz)
+                    noise_hz=args.noise_hz, mismatch=args.mismatch, refractory_us=args.refractory_us,
+                    saccade_px=args.saccade_px)
+    if p.sensor > 240:
+        from ckd_train.errors import InputError
+
+        raise InputError(None, f"--size {p.size}: the emulated sensor ({p.sensor} px) must fit the N-Caltech101 "
+                               "format's y < 240; use a smaller --size or --saccade-px")
     meta = synthesize(out, p, workers=args.workers, force=args.force)
     print(f"N-Digits at {out}: " + format_summary(meta["stats"]))
     return 0

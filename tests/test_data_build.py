@@ -155,6 +155,11 @@ def test_corrupt_file_fails_or_is_skipped(ncal):
     assert any("skipped 1 bad file" in m for m in logs)
     assert bad not in data.dvs_train.files + data.dvs_val.files + data.dvs_test.files
     assert len(data.dvs_train) + len(data.dvs_val) + len(data.dvs_test) == 29
+    # the cache entry written with skip_bad remembers the bad file: without skip_bad it still fails
+    with pytest.raises(InputError, match="image_0003.bin"):
+        build_datasets(cfg(ncal), log=quiet)
+    again = build_datasets(cfg(ncal, skip_bad=True), log=quiet)
+    assert again.skipped == data.skipped
 
 
 def test_corrupt_image(ncal):
