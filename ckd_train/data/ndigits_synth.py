@@ -26,8 +26,9 @@ square, the image sits at ``(margin, margin)`` plus the saccade displacement):
    TPAMI 2022, eq. 1): each pixel keeps a reference ``L_ref`` (initialised to
    ``L(0) + U(-C/2, C/2)``); when ``L - L_ref >= C_on`` it emits an ON event (p = 1) and
    ``L_ref += C_on``; when ``L - L_ref <= -C_off`` an OFF event (p = 0) and ``L_ref -= C_off``
-   -- at most one event per pixel per step, and none while ``t - t_last < refractory_us``. The
-   timestamp is interpolated linearly inside the step to where ``L`` crossed ``L_ref ± C``.
+   -- at most one event per pixel per step, and none within ``refractory_us`` of the pixel's
+   last event. The timestamp is interpolated linearly inside the step to where ``L`` crossed
+   ``L_ref ± C`` (rounded up to whole µs), and moved to ``t_last + refractory_us`` if earlier.
    ``C_on``, ``C_off`` = ``contrast · (1 + mismatch · N(0, 1))`` per pixel, fixed per sensor
    (seeded by ``seed``), clipped to ``>= contrast / 2``.
 4. Background noise: ``Poisson(noise_hz · pixels · duration)`` events per sample, uniform in
@@ -57,6 +58,8 @@ from ckd_train.atomic_io import atomic_path, write_json
 from ckd_train.data.atis_format import write_atis_bin
 
 MANIFEST = "n-digits.json"
+#: bumped whenever the emulator's output changes for the same parameters (invalidates old outputs)
+EMULATOR_VERSION = 2
 BACKGROUND = (0.93, 0.93, 0.90)
 INK_SATURATION, INK_VALUE = 0.85, 0.45
 LOG_EPS = 0.01
@@ -190,7 +193,7 @@ def emulate_batch(lum: np.ndarray, p: SynthParams, rngs: list[np.random.Generato
     for k in range(1, times.size):
         L = np.log(_shifted(canvas0, lum, p, dxs[k], dys[k]) + LOG_EPS)
         diff = L - L_ref
-        ready = (times[k] - t_last) >= p.refractory_us
+        ready = (times[k] - t_last) >= p.refractory_us  # t_last: time of the pixel's last event
         on = ready & (diff >= c_on)
         off = ready & (diff <= -c_off)
         fire = on | off
@@ -201,10 +204,11 @@ def emulate_batch(lum: np.ndarray, p: SynthParams, rngs: list[np.random.Generato
             lp, lc = L_prev[b, y, x], L[b, y, x]
             with np.errstate(divide="ignore", invalid="ignore"):
                 tau = np.clip(np.where(lc != lp, (level - lp) / (lc - lp), 1.0), 0.0, 1.0)
-            t_ev = np.rint(times[k - 1] + tau * p.dt_us).astype(np.int64)
-            chunks.append(np.stack([b, x, y, t_ev, pol.astype(np.int64)], axis=1))
+            # interpolated crossing time, but never inside the refractory period of the last event
+            t_ev = np.ceil(np.maximum(times[k - 1] + tau * p.dt_us, t_last[b, y, x] + p.refractory_us))
+            chunks.append(np.stack([b, x, y, t_ev.astype(np.int64), pol.astype(np.int64)], axis=1))
             L_ref = L_ref + np.where(on, c_on, 0.0) - np.where(off, c_off, 0.0)
-            t_last = np.where(fire, times[k], t_last)
+            t_last[b, y, x] = t_ev
         L_prev = L
     ev = np.concatenate(chunks) if chunks else np.zeros((0, 5), np.int64)
     duration = int(times[-1])
@@ -253,7 +257,7 @@ def manifest_matches(out_dir: Path, p: SynthParams) -> bool:
         meta = json.loads(m.read_text())
     except (OSError, ValueError):
         return False
-    if meta.get("params") != p.to_dict():
+    if meta.get("params") != p.to_dict() or meta.get("emulator_version") != EMULATOR_VERSION:
         return False
     return all((out_dir / f).is_file() for f in meta.get("files", []))
 
@@ -306,7 +310,7 @@ def synthesize(out_dir: str | os.PathLike, p: SynthParams, *, workers: int = 2, 
         files.append(f"101_ObjectCategories/{class_name(digit)}/image_{k:04d}.png")
         files.append(f"Caltech101/{class_name(digit)}/image_{k:04d}.bin")
     summary = summarize(stats)
-    meta = {"format": "n-digits", "version": 1, "params": p.to_dict(),
+    meta = {"format": "n-digits", "version": 1, "emulator_version": EMULATOR_VERSION, "params": p.to_dict(),
             "classes": [class_name(d) for d in range(10)], "sensor_size": [p.sensor, p.sensor],
             "source": "sklearn.datasets.load_digits", "stats": summary,
             "wall_s": round(time.perf_counter() - t0, 2), "workers": workers, "files": files}
