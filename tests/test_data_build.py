@@ -223,3 +223,12 @@ def test_default_root_env(monkeypatch, tmp_path):
     assert DataConfig().resolved_root() == tmp_path / "n-digits"
     monkeypatch.delenv("CKD_DATA_DIR")
     assert DataConfig().resolved_root().parts[-2:] == ("data", "n-digits")
+
+
+def test_cache_keeps_a_bounded_number_of_entries(ncal):
+    from ckd_train.data.frame_cache import KEEP_PER_KIND
+
+    for T in range(1, KEEP_PER_KIND + 3):
+        build_datasets(cfg(ncal, T=T), log=quiet)
+    assert len(list((ncal / ".frames-cache").glob("dvs-*.npz"))) == KEEP_PER_KIND
+    assert len(list((ncal / ".frames-cache").glob("rgb-*.npz"))) == 1

@@ -5,7 +5,8 @@ Cache files live in ``cfg.resolved_cache_dir()`` (default ``<root>/.frames-cache
 parameters that change the arrays (T, size, bins, frame_encoding for frames; size for images)
 and, for every input file, its path relative to the root, byte size and mtime (ns) -- so editing,
 adding or removing a file, or changing a parameter, is a different cache entry. Files are written
-atomically (:mod:`ckd_train.atomic_io`); an unwritable cache folder only prints a warning.
+atomically (:mod:`ckd_train.atomic_io`); an unwritable cache folder only prints a warning. At
+most ``KEEP_PER_KIND`` entries per kind are kept (the oldest by mtime are deleted).
 
 Binary frames are stored bit-packed (``numpy.packbits`` along the last axis) and held in memory
 as uint8; other encodings as float32. Bad files (InputError while decoding) are either raised
@@ -25,6 +26,8 @@ from ckd_train.atomic_io import atomic_path
 from ckd_train.errors import InputError
 
 CACHE_VERSION = 1
+#: entries kept per kind (dvs / rgb) in one cache folder; older ones (by mtime) are deleted
+KEEP_PER_KIND = 6
 
 
 def _fingerprint(kind: str, params: dict, files: Sequence[Path], root: Path) -> str:
@@ -55,6 +58,12 @@ def _save(path: Path, arrays: dict[str, np.ndarray], warn: Callable[[str], None]
                 np.savez(fh, **arrays)
     except OSError as exc:
         warn(f"warning: cannot write frame cache {path}: {exc.strerror or exc}")
+        return
+    kind = path.name.split("-", 1)[0]
+    entries = sorted(path.parent.glob(f"{kind}-*.npz"), key=lambda f: f.stat().st_mtime_ns, reverse=True)
+    for old in entries[KEEP_PER_KIND:]:
+        if old != path:
+            old.unlink(missing_ok=True)
 
 
 def cached_decode(kind: str, params: dict, files: Sequence[Path], root: Path, cache_dir: Path | None,
