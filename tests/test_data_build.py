@@ -232,3 +232,15 @@ def test_cache_keeps_a_bounded_number_of_entries(ncal):
         build_datasets(cfg(ncal, T=T), log=quiet)
     assert len(list((ncal / ".frames-cache").glob("dvs-*.npz"))) == KEEP_PER_KIND
     assert len(list((ncal / ".frames-cache").glob("rgb-*.npz"))) == 1
+
+
+def test_separate_rgb_root(ncal, tmp_path):
+    import shutil
+
+    elsewhere = tmp_path / "caltech-101"
+    elsewhere.mkdir()
+    shutil.move(str(ncal / "101_ObjectCategories"), str(elsewhere / "101_ObjectCategories"))
+    with pytest.raises(InputError, match="101_ObjectCategories"):
+        build_datasets(cfg(ncal), log=quiet)
+    data = build_datasets(cfg(ncal, rgb_root=str(elsewhere)), log=quiet)
+    assert data.classes == NCAL and str(data.rgb_train.files[0]).startswith(str(elsewhere))

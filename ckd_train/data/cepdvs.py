@@ -80,12 +80,14 @@ def _indexed_files(folder: Path, suffix: str) -> dict[int, Path]:
     return out
 
 
-def scan_cepdvs(root: str | os.PathLike) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
-    """``(dvs {class: [.mat]}, rgb {class: [.jpg]})``, each in row-index order."""
+def scan_cepdvs(root: str | os.PathLike, image_root: str | os.PathLike | None = None
+                ) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """``(dvs {class: [.mat]}, rgb {class: [.jpg]})``, each in row-index order. Images come from
+    ``<image_root>/data/img`` when ``image_root`` is given (else ``<root>/data/img``)."""
     root = Path(root)
     table = root / "pathFile.csv"
     mats = _indexed_files(root / "data" / "MAT" / "img", ".mat")
-    jpgs = _indexed_files(root / "data" / "img", ".jpg")
+    jpgs = _indexed_files(Path(image_root or root) / "data" / "img", ".jpg")
     if not table.is_file() or not mats:
         raise InputError(root, f"no CEP-DVS data found; expected {root}/{EXPECTED}")
     labels = read_pathfile(table)

@@ -38,8 +38,8 @@ class DataConfig:
                     n-digits/ncaltech101: holds `Caltech101/<class>/*.bin` (N-Caltech101) and
                     `101_ObjectCategories/<class>/*.jpg|png` (Caltech101).
                     cepdvs: holds `pathFile.csv`, `data/MAT/img/*.mat`, `data/img/*.jpg`.
-    rgb_root        optional separate folder for the RGB side (holding `101_ObjectCategories/`),
-                    for users whose Caltech101 copy lives elsewhere; None → `root`.
+    rgb_root        optional separate folder for the RGB side (holding `101_ObjectCategories/`;
+                    for cepdvs `data/img/`), for users whose images live elsewhere; None → `root`.
     T               number of time bins (frames) per DVS sample.
     size            frames and images are `size × size`.
     bins            "count": equal event-count bins; "time": equal-duration bins (see frames.py).

@@ -46,9 +46,7 @@ def discover(cfg: DataConfig) -> Source:
         hint = " (run `ckd-data synth` to make it)" if cfg.name == "n-digits" else ""
         raise InputError(root, f"dataset root does not exist{hint}")
     if cfg.name == "cepdvs":
-        dvs, rgb = scan_cepdvs(root)
-        if cfg.rgb_root:
-            _, rgb = scan_cepdvs(rgb_root)
+        dvs, rgb = scan_cepdvs(root, image_root=rgb_root)
         alignment = align_classes(dvs, rgb, dvs_root=root, rgb_root=rgb_root, known={}, order=list(CEPDVS_CLASSES))
         reader = load_cepdvs_events
     else:
