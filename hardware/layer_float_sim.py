@@ -3,9 +3,9 @@
 The netx network differs from the float NIR graph in three ways; this module can switch each on:
 
 * ``pool_as_conv`` / fold changes (built into the layers themselves);
-* ``quantized=True``: the dequantised integer weights ``W/s``, biases ``b/s``, ``vThMant/s`` and
-  the 12-bit decays instead of the float values (still float arithmetic: no 24-bit state, no
-  truncating decay);
+* ``quantized=True``: the integer weights ``W``, biases and ``vThMant`` (integer units, so ties
+  with the threshold are exact; the read-out is divided by the layer scale) and the 12-bit decays,
+  in float64 arithmetic: no 24-bit state limits and no truncation of the decay products;
 * ``delayed=True``: Loihi's timing — every layer adds one step of synaptic delay (layer k sees
   the input of step t at step t + k) and biases act from step 1, before the input arrives. The
   run is ``T + L`` steps with zero input after ``T`` and the read-out is taken in the window
@@ -29,11 +29,10 @@ from hardware.nir_to_loihi import MappedNetwork
 
 
 def _params(layer, quantized: bool):
-    if quantized:
-        s = layer.quant.scale
-        w = layer.quant.weight / s
-        b = None if layer.quant.bias is None else layer.quant.bias / s
-        thr = None if layer.threshold_float is None else layer.quant.vth_mant / s
+    if quantized:   # integer units (exact ties with vThMant); the read-out is divided by the scale
+        w = layer.quant.weight.astype(np.float64)
+        b = None if layer.quant.bias is None else layer.quant.bias.astype(np.float64)
+        thr = None if layer.threshold_float is None else float(layer.quant.vth_mant)
         bu = 0.0 if layer.i_decay >= 4096 else 1.0 - layer.i_decay / 4096
         bv = 1.0 - layer.v_decay / 4096
     else:
@@ -92,4 +91,7 @@ def run_layers(net: MappedNetwork, x, delayed: bool = False, quantized: bool = F
             cur = out
     # layer k (1-based) receives input step 0 at index k when delayed: read-out window [L, L+T)
     readout = out.transpose(0, 1)[:, L:L + T] if delayed else out.transpose(0, 1)
-    return readout.cpu().numpy(), counts
+    readout = readout.cpu().numpy()
+    if quantized and not net.layers[-1].spiking:
+        readout = readout / net.layers[-1].quant.scale
+    return readout, counts

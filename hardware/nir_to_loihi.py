@@ -187,6 +187,12 @@ def _apply_pending(syn: _Syn, pending: list, where) -> None:
         elif kind == "scale":
             _, name, scale, shape_at = op
             sc = np.asarray(scale, dtype=np.float64)
+            if sc.size > 1 and np.all(sc == sc.ravel()[0]):
+                sc = sc.ravel()[:1]
+            elif len(shape_at) == 3 and sc.size == int(np.prod(shape_at)):
+                per = sc.reshape(shape_at[0], -1)
+                if np.all(per == per[:, :1]):
+                    sc = per[:, 0]
             if sc.size == 1:
                 syn.w = syn.w * float(sc.ravel()[0])
             elif syn.kind == "dense" and not syn.map_form and sc.size == syn.w.shape[1]:
