@@ -1,14 +1,115 @@
-"""`ckd-train` console script: train the ANN teacher and the SNN student (dvs-only, transfer, ckd)"""
+"""`ckd-train` console script: train the ANN teacher and the SNN student (dvs-only, transfer, ckd).
+
+    ckd-train teacher --config configs/ndigits-demo.yaml --out runs/demo/teacher
+    ckd-train student --method ckd --teacher runs/demo/teacher/best.pt \
+        --config configs/ndigits-demo.yaml --out runs/demo/ckd --seed 0
+    ckd-train experiment --config configs/ndigits-demo.yaml --out runs/experiment --seeds 0 1 2
+
+Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m ckd_train.cli_train student ...``.
+"""
 from __future__ import annotations
 
-from ckd_train.errors import OneLineArgumentParser, cli_entry, fail
+import argparse
+import sys
+
+from ckd_train.errors import InputError, OneLineArgumentParser, cli_entry
+
+
+def _common(p: argparse.ArgumentParser, out_required: bool = True) -> None:
+    p.add_argument("--config", help="YAML run config (configs/*.yaml); defaults otherwise")
+    p.add_argument("--out", required=out_required, help="run directory (best.pt, last.pt, metrics.csv, summary.json)")
+    p.add_argument("--seed", type=int, help="training seed (train.seed)")
+    p.add_argument("--epochs", type=int, help="override train.epochs (teacher: teacher.epochs)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override any config value, e.g. --set train.batch_size=32 --set data.T=6")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step (CUDA)")
+    p.add_argument("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
 
 
 def build_parser() -> OneLineArgumentParser:
-    return OneLineArgumentParser(prog="ckd-train", description="train the ANN teacher and the SNN student (dvs-only, transfer, ckd)")
+    p = OneLineArgumentParser(prog="ckd-train", description="train the ANN teacher and the SNN student "
+                              "(dvs-only, transfer, ckd) of Cross Knowledge Distillation (arXiv 2507.09269)")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=OneLineArgumentParser)
+    t = sub.add_parser("teacher", help="fine-tune the ANN teacher on HSV images")
+    _common(t)
+    t.add_argument("--teacher-weights", help="torchvision ImageNet .pth for teacher.arch (loaded strict, fc replaced)")
+    s = sub.add_parser("student", help="train the SNN student")
+    _common(s)
+    s.add_argument("--method", choices=["dvs-only", "transfer", "ckd"], help="training method (method.name)")
+    s.add_argument("--teacher", help="teacher checkpoint (ckd-train teacher .../best.pt), needed by --method ckd")
+    s.add_argument("--kd-loss", choices=["kd", "dkd", "dist"], help="logit distillation loss (method.kd_loss)")
+    e = sub.add_parser("experiment", help="teacher + dvs-only/transfer/ckd over several seeds; mean ± std table")
+    _common(e)
+    e.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    e.add_argument("--methods", nargs="+", default=["dvs-only", "transfer", "ckd"],
+                   choices=["dvs-only", "transfer", "ckd"])
+    e.add_argument("--teacher", help="reuse this teacher checkpoint instead of training one")
+    return p
+
+
+def resolve_config(args) -> dict:
+    from ckd_train.engine import apply_overrides, load_config
+
+    cfg = load_config(args.config)
+    cfg = apply_overrides(cfg, args.set)
+    tr = cfg["train"]
+    if args.seed is not None:
+        tr["seed"] = args.seed
+    if args.device:
+        tr["device"] = args.device
+    if args.compile:
+        tr["compile"] = True
+    if args.no_amp:
+        tr["amp"] = False
+    if args.no_progress or not sys.stderr.isatty():
+        tr["progress"] = False
+    if getattr(args, "method", None):
+        cfg["method"]["name"] = args.method
+    if getattr(args, "kd_loss", None):
+        cfg["method"]["kd_loss"] = args.kd_loss
+    if args.epochs is not None:
+        if args.cmd == "teacher":
+            cfg["teacher"]["epochs"] = args.epochs
+        else:
+            tr["epochs"] = args.epochs
+    if getattr(args, "teacher_weights", None):
+        cfg["teacher"]["weights"] = args.teacher_weights
+    return cfg
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
 
 
 @cli_entry("ckd-train")
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    fail("ckd-train", "this stage is not implemented yet (see the open issue for it)")
+    args = build_parser().parse_args(argv)
+    cfg = resolve_config(args)
+    if args.cmd == "teacher":
+        from ckd_train.engine import train_teacher
+
+        s = train_teacher(cfg, args.out, resume=args.resume, log=_log)
+        _log(f"ckd-train: teacher best val acc {s['best_val_acc']:.4f} (epoch {s['best_epoch']}) → {s['best']}")
+    elif args.cmd == "student":
+        from ckd_train.engine import train_student
+
+        if cfg["method"]["name"] == "ckd" and not args.teacher:
+            raise InputError(None, "--method ckd needs --teacher <teacher checkpoint>")
+        s = train_student(cfg, args.out, teacher_path=args.teacher, resume=args.resume, log=_log)
+        if s is not None:
+            _log(f"ckd-train: {s['method']} best val acc {s['best_val_acc']:.4f} (epoch {s['best_epoch']}), "
+                 f"DVS test acc at best val {s['test_acc_at_best_val']:.4f} → {s['best']}")
+    else:
+        from ckd_train.engine.experiment import run_experiment
+
+        res = run_experiment(cfg, args.out, seeds=args.seeds, methods=args.methods, teacher=args.teacher,
+                             resume=args.resume, log=_log)
+        _log(res["table"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -197,13 +197,15 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
             samples += G
         train_time = time.time() - t0
         val_acc = evaluate_student(student, data.dvs_val, device, int(tr["eval_batch_size"]), autocast)
-        test_acc = evaluate_student(student, data.dvs_test, device, int(tr["eval_batch_size"]), autocast)
+        improved = val_acc > best_val
+        # the DVS test split is only evaluated for the model that validation picks (and the last one)
+        test_acc = (evaluate_student(student, data.dvs_test, device, int(tr["eval_batch_size"]), autocast)
+                    if improved or epoch + 1 == epochs or tr.get("eval_test_every_epoch") else None)
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                **{f"train_{k}": ddp.all_mean(v / plan.n_batches, device) for k, v in sums.items()},
                "train_acc": ddp.all_mean(correct / max(1, seen), device), "val_acc": val_acc,
                "test_acc": test_acc, "replace_p": P, "kd_gamma": gamma, "epoch_s": train_time}
         history.append(row)
-        improved = val_acc > best_val
         if improved:
             best_val, best_epoch = val_acc, epoch + 1
         if rank == 0:
@@ -216,7 +218,8 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
                 save_checkpoint(best_path, ck)
             write_metrics_csv(out / "metrics.csv", history)
             log(f"[{method}] epoch {epoch + 1}/{epochs} loss {row.get('train_loss', float('nan')):.4f} "
-                f"train {row['train_acc']:.3f} val {val_acc:.3f} test {test_acc:.3f} ({train_time:.1f}s)")
+                f"train {row['train_acc']:.3f} val {val_acc:.3f}"
+                + (f" test {test_acc:.3f}" if test_acc is not None else "") + f" ({train_time:.1f}s)")
         if stop_after is not None and epoch + 1 >= int(stop_after) and epoch + 1 < epochs:
             raise Interrupted(f"stopped after epoch {epoch + 1} (train._stop_after_epoch)")
     best_row = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})

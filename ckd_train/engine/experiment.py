@@ -1,0 +1,58 @@
+"""The multi-seed experiment: one teacher, then each student method for each seed; the table
+reports mean ± std (sample std, n-1) over seeds of the DVS test accuracy of the model picked on
+DVS validation accuracy (``test_acc_at_best_val``). Writes ``results.json`` and ``results.md``."""
+from __future__ import annotations
+
+import copy
+import statistics
+from pathlib import Path
+from typing import Callable
+
+from ckd_train.atomic_io import write_json, write_text
+from ckd_train.engine.student_trainer import load_data, train_student
+from ckd_train.engine.teacher_trainer import train_teacher
+
+
+def _fmt(xs: list[float]) -> str:
+    if not xs:
+        return "n/a"
+    m = statistics.mean(xs)
+    s = statistics.stdev(xs) if len(xs) > 1 else 0.0
+    return f"{100 * m:.2f} ± {100 * s:.2f}"
+
+
+def run_experiment(cfg: dict, out_dir: str | Path, seeds=(0, 1, 2), methods=("dvs-only", "transfer", "ckd"),
+                   teacher: str | None = None, resume: bool = False, data=None,
+                   log: Callable[[str], None] = print) -> dict:
+    out = Path(out_dir)
+    data = data if data is not None else load_data(cfg)
+    if teacher is None:
+        tdir = out / "teacher"
+        if not (resume and (tdir / "summary.json").is_file()):
+            train_teacher(cfg, tdir, data=data, log=log)
+        teacher = str(tdir / "best.pt")
+    runs = []
+    for seed in seeds:
+        for m in methods:
+            c = copy.deepcopy(cfg)
+            c["train"]["seed"] = int(seed)
+            c["method"]["name"] = m
+            rdir = out / f"{m}-seed{seed}"
+            s = train_student(c, rdir, data=data, teacher_path=teacher if m == "ckd" else None,
+                              resume=resume, log=log)
+            runs.append({"method": m, "seed": seed, "best_val_acc": s["best_val_acc"],
+                         "test_acc_at_best_val": s["test_acc_at_best_val"], "best_epoch": s["best_epoch"],
+                         "wall_s": s["wall_s"]})
+    lines = ["| method | DVS test acc % (mean ± std) | DVS val acc % (mean ± std) | seeds |", "|---|---|---|---|"]
+    agg = {}
+    for m in methods:
+        te = [r["test_acc_at_best_val"] for r in runs if r["method"] == m]
+        va = [r["best_val_acc"] for r in runs if r["method"] == m]
+        agg[m] = {"test": te, "val": va}
+        lines.append(f"| {m} | {_fmt(te)} | {_fmt(va)} | {len(te)} |")
+    table = "\n".join(lines)
+    result = {"seeds": list(seeds), "methods": list(methods), "teacher": teacher, "runs": runs,
+              "aggregate": agg, "table": table, "config": cfg}
+    write_json(out / "results.json", result)
+    write_text(out / "results.md", table + "\n")
+    return result
