@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if cfg["method"]["name"] == "ckd" and not args.teacher:
             raise InputError(None, "--method ckd needs --teacher <teacher checkpoint>")
+        if cfg["method"]["name"] == "ckd":
+            from ckd_train.checkpoint import read_checkpoint
+
+            read_checkpoint(args.teacher, "teacher")  # fail fast, before the data is loaded
         s = train_student(cfg, args.out, teacher_path=args.teacher, resume=args.resume, log=_log)
         if s is not None:
             _log(f"ckd-train: {s['method']} best val acc {s['best_val_acc']:.4f} (epoch {s['best_epoch']}), "

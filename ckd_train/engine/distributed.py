@@ -31,11 +31,15 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def bn_modules(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
 def bn_buffers(model: nn.Module) -> list[torch.Tensor]:
     out = []
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
-            out += [m.running_mean, m.running_var]
+    for m in bn_modules(model):
+        out += [m.running_mean, m.running_var]
     return out
 
 

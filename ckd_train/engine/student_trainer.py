@@ -191,6 +191,8 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
             if acc_bufs is not None:
                 for b_, a in zip(ddp.bn_buffers(objective), acc_bufs):
                     b_.copy_(a / micro)
+                for bn in ddp.bn_modules(objective):  # one step = one BN update, as on each DDP rank
+                    bn.num_batches_tracked.sub_(micro - 1)
             optimizer.step()
             scheduler.step()
             ddp.average_bn_buffers(objective)
