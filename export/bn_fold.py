@@ -8,9 +8,12 @@ so with ``s = gamma / sqrt(running_var + eps)`` and the conv ``y = W * x + b``::
 
     BN(conv(x)) = (s W) * x + (s (b - running_mean) + beta)
 
-i.e. ``W'[o] = s[o] W[o]``, ``b'[o] = s[o] (b[o] - mean[o]) + beta[o]``. Computed in float64 and
-rounded once to float32 (the stored NIR dtype); the remaining difference to running conv then BN
-in float32 is float rounding only (see :mod:`export.verify` for how many spikes it flips).
+i.e. ``W'[o] = s[o] W[o]``, ``b'[o] = s[o] (b[o] - mean[o]) + beta[o]``. Computed and *stored*
+in float64 (``dtype``): a float64 simulation of the NIR file then equals a float64 run of the
+unfolded student up to ~1e-16 relative, so spikes agree exactly (``export.verify``); float32
+consumers (Norse, our float32 run, the Loihi quantiser) cast once. In float32 the folded and
+unfolded forms round differently by a few ulps, which flips the rare spikes whose membrane lands
+within that distance of the threshold (numbers in ``export.verify``).
 """
 from __future__ import annotations
 
@@ -31,21 +34,21 @@ def bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
     return s, beta - s * mean
 
 
-def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[np.ndarray, np.ndarray]:
-    """Folded ``(weight[C_out, C_in/groups, kH, kW], bias[C_out])`` as float32 numpy arrays."""
+def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d | None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Folded ``(weight[C_out, C_in/groups, kH, kW], bias[C_out])`` as numpy arrays of ``dtype``."""
     w = conv.weight.detach().double().cpu().numpy()
     b = conv.bias.detach().double().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0])
     if bn is None:
-        return w.astype(np.float32), b.astype(np.float32)
+        return w.astype(dtype), b.astype(dtype)
     if bn.num_features != w.shape[0]:
         raise ValueError(f"BatchNorm2d has {bn.num_features} channels, the conv before it {w.shape[0]}")
     s, t = bn_scale_shift(bn)
-    return (w * s[:, None, None, None]).astype(np.float32), (s * b + t).astype(np.float32)
+    return (w * s[:, None, None, None]).astype(dtype), (s * b + t).astype(dtype)
 
 
 def folded_conv_module(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> nn.Conv2d:
     """A torch ``Conv2d`` (with bias) holding the folded parameters (used by tests/ONNX)."""
-    w, b = fold_conv_bn(conv, bn)
+    w, b = fold_conv_bn(conv, bn, np.float32)
     out = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                     conv.padding, conv.dilation, conv.groups, bias=True)
     with torch.no_grad():

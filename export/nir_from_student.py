@@ -7,7 +7,7 @@ Mapping (ARCHITECTURE.md "Student network" → "NIR"); shapes are unbatched, ``(
 student module (position ``i``)          NIR node(s), name
 =======================================  =====================================================
 ``Conv2d`` [+ ``BatchNorm2d``]           ``Conv2d`` with BN folded into weight/bias
-                                         (:mod:`export.bn_fold`), ``features_ii_conv``
+                                         (:mod:`export.bn_fold`; float64), ``features_ii_conv``
 ``MultiStepLIF``                         ``LIF`` (:mod:`export.lif_to_nir`), ``features_ii_lif``
 ``AvgPool2d(k, s, p)``                   ``AvgPool2d``, ``features_ii_avgpool``
 ``AdaptiveAvgPool2d(o)``                 ``AvgPool2d`` with kernel = stride = ``H/o``,
@@ -227,8 +227,8 @@ def student_to_nir(model: nn.Module, input_shape: Sequence[int], metadata: dict 
     if len(shape) != 1 or shape[0] != head.in_features:
         raise InputError(where, f"head_dvs expects {head.in_features} features but model.features ends with shape "
                                 f"{tuple(shape)} (it must end with Flatten)")
-    w = head.weight.detach().cpu().numpy().astype(np.float32)
-    bias = (head.bias.detach().cpu().numpy() if head.bias is not None else np.zeros(w.shape[0])).astype(np.float32)
+    w = head.weight.detach().cpu().numpy().astype(np.float64)  # float64 like the folded convs (exact cast)
+    bias = (head.bias.detach().cpu().numpy() if head.bias is not None else np.zeros(w.shape[0])).astype(np.float64)
     b.add("head_dvs", nir.Affine(weight=w, bias=bias), [tail])
     b.add("output", nir.Output(output_type={"output": np.array([w.shape[0]], dtype=np.int64)}), ["head_dvs"])
     order = list(b.nodes)

@@ -25,14 +25,20 @@ What is compared (:func:`compare_runs`): for every LIF node, the spike tensor ``
 sample and neuron (summed over ``T``: the input to the head), the head's logits (max abs
 difference) and the predicted class (argmax of the time-mean logits).
 
-Tolerance. With the exported ``dt = 1`` / ``beta = 0.5`` our interpreter's LIF update is the same
-float32 expression as snnTorch's, and AvgPool/Flatten/residual adds are the same torch ops; the
-only difference left is BatchNorm folding (``conv(x; s·W) + b'`` instead of ``BN(conv(x; W))``),
-a relative change of a few float32 ulps in the membrane input. A spike flips only when a membrane
-lands within that distance of the threshold. So the check allows ``max_flip_fraction`` (default
-1e-5) of neuron-steps to differ per layer and requires equal predictions; measured numbers are
-reported by ``ckd-export --verify`` (in the demo: 0 flips). Norse integrates
-``v + dt·(1/tau)·(I − v)`` (a different rounding of the same map), so the same tolerance applies.
+Tolerances (measured with ``ckd-export --verify`` and ``tests/test_export_layers.py``):
+
+* ``nir_float64`` — the float64 student against our interpreter in float64 on the file's float64
+  parameters: the graph is the student's computation up to BN folding, which is exact in real
+  arithmetic, so the spikes of every layer must be **identical** (0 mismatches), hence equal spike
+  counts and predictions. Measured on N-Digits test frames (179 samples, T = 8): 0 of 3.3e8
+  (VGG, width 0.25) and 0 of 4.5e8 (ResNet-18, width 0.25) neuron-steps differ.
+* ``nir_float32`` and ``norse`` (float32): folded and unfolded BN round differently by a few
+  ulps; where a membrane lands within that distance of the threshold a spike flips (measured: 1
+  of 3.7e7 neuron-steps in the first LIF layer), and each flip changes the input of every later
+  layer, so flips multiply with depth (measured: 0.25 % of neuron-steps in VGG's deepest layers,
+  1.2 % in ResNet-18's) while predictions stay equal (179/179). The float32 check therefore
+  requires ≤ ``FLOAT32_MAX_FLIP_FRACTION`` (5 %) differing neuron-steps in every layer and
+  ≥ ``FLOAT32_MIN_AGREEMENT`` (95 %) equal predictions; exactness is the float64 check's job.
 """
 from __future__ import annotations
 
@@ -47,7 +53,8 @@ from torch import nn
 
 from ckd_train.errors import InputError
 
-DEFAULT_MAX_FLIP_FRACTION = 1e-5
+FLOAT32_MAX_FLIP_FRACTION = 0.05
+FLOAT32_MIN_AGREEMENT = 0.95
 
 
 # --- student side ---------------------------------------------------------------------------
@@ -262,23 +269,44 @@ def compare_runs(ref_logits, ref_spikes, logits, spikes, order: list[str]) -> di
     }
 
 
-def passes(result: dict[str, Any], max_flip_fraction: float = DEFAULT_MAX_FLIP_FRACTION) -> bool:
-    return result["worst_layer_flip_fraction"] <= max_flip_fraction and result["prediction_agreement"] == 1.0
+def passes(sim: str, result: dict[str, Any]) -> bool:
+    """The tolerance of the module docstring: ``nir_float64`` exact, float32 runs bounded."""
+    if "error" in result:
+        return False
+    if sim == "nir_float64":
+        return (result["spike_mismatches"] == 0 and result["last_layer_counts_equal"]
+                and result["prediction_agreement"] == 1.0)
+    return (result["worst_layer_flip_fraction"] <= FLOAT32_MAX_FLIP_FRACTION
+            and result["prediction_agreement"] >= FLOAT32_MIN_AGREEMENT)
+
+
+def _same_modules(model: nn.Module, other: nn.Module, mods: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """``mods`` (node → module of ``model``) mapped to the modules at the same paths in ``other``."""
+    path = {id(m): p for p, m in model.named_modules()}
+    return {n: other.get_submodule(path[id(m)]) for n, m in mods.items()}
 
 
 def verify_graph(model: nn.Module, graph: nir.NIRGraph, lif_modules: dict[str, nn.Module],
                  frames: torch.Tensor, order: list[str], dt: float, use_norse: bool = True,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the student, our float32 interpreter and Norse on ``frames[B, T, C, H, W]``; compare."""
+                 float64: bool = True) -> dict[str, Any]:
+    """Compare the student with the NIR graph on ``frames[B, T, C, H, W]``.
+
+    ``nir_float64``: float64 student vs our interpreter in float64 (must be exact);
+    ``nir_float32``: float32 student vs our interpreter in float32; ``norse``: float32 student vs
+    Norse (float32). See the module docstring for the tolerances."""
     frames = torch.as_tensor(frames).float()
     record = [n for n in order if n in lif_modules]
     ref_logits, ref_spikes = run_student(model, frames, lif_modules)
     out: dict[str, Any] = {"frames_shape": list(frames.shape), "dt": dt,
                            "student_spikes": int(sum(int(s.sum()) for s in ref_spikes.values()))}
+    if float64:
+        m64 = copy.deepcopy(model).double().eval()
+        l64, s64 = run_student(m64, frames.double(), _same_modules(model, m64, lif_modules))
+        y, rec = run_float_interpreter(graph, frames, record, dtype=torch.float64)
+        out["nir_float64"] = compare_runs(l64, s64, y, rec, order)
+        del m64
     y, rec = run_float_interpreter(graph, frames, record)
     out["nir_float32"] = compare_runs(ref_logits, ref_spikes, y, rec, order)
-    if progress:
-        progress("float interpreter done")
     if use_norse:
         try:
             y, rec, engine = run_norse(graph, frames, record, dt)

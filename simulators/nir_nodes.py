@@ -42,7 +42,7 @@ from torch import nn
 
 
 def _t(a: Any, dtype: torch.dtype) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype)
+    return torch.as_tensor(np.array(a, dtype=np.float64), dtype=dtype)  # a copy: h5py arrays are read-only
 
 
 def _pair(v: Any) -> tuple[int, int]:
