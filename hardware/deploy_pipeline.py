@@ -55,6 +55,22 @@ def _meta(graph) -> dict:
         return dict(getattr(graph, "metadata", None) or {})
 
 
+def _method_name(value) -> str | None:
+    """``metadata['method']``: a name, or the repr of a method config dict (take its ``name``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        return str(value.get("name")) if value.get("name") else None
+    text = str(value)
+    if text.startswith("{"):
+        import ast
+        try:
+            return str(ast.literal_eval(text).get("name")) or None
+        except (ValueError, SyntaxError, AttributeError):
+            return text
+    return text
+
+
 def _batches_from_dataset(ds, batch: int, limit: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     n = len(ds) if limit is None else min(limit, len(ds))
     for start in range(0, n, batch):
@@ -286,7 +302,7 @@ def _run(graph, net, alloc, entries, meta, classes, batches, num, nonbin, T, tar
                         "and 12-bit decays; deployed = + 24-bit fixed-point state, truncating decays")}
     raw = {
         "source": {"nir": os.fspath(nir_path), "net": net_path, "arch": meta.get("arch"),
-                   "method": meta.get("method") or None, "classes": classes, "T": T,
+                   "method": _method_name(meta.get("method")), "classes": classes, "T": T,
                    "input_shape": list(net.input_shape), "frame_encoding": meta.get("frame_encoding")},
         "target": target, "sim": sim if target == "loihi-sim" else None,
         "device": _device_name(target, sim, device), "num_samples": int(seen),

@@ -396,6 +396,11 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "conv", dt: float | None = N
             elif isinstance(node, nir.Scale):
                 pending.append(("scale", name, node.scale, shape))
             else:
+                out_t = (getattr(node, "output_type", None) or {}).get("output")
+                dims = [int(v) for v in np.asarray(out_t).ravel()] if out_t is not None else []
+                if len([v for v in dims if v > 1]) > 1 and int(np.prod(dims)) == int(np.prod(shape)):
+                    raise InputError(where, f"node {name!r} (Flatten): flattens {shape} only to {tuple(dims)}; "
+                                            "netx's flatten makes a 1-D vector")
                 pending.append(("flatten", name, shape))
                 shape = (int(np.prod(shape)),)
         else:

@@ -174,3 +174,16 @@ def test_fast_loihi_equals_quantized_layer_model(tmp_path, pool_mode):
     if pool_mode == "conv":     # β = 0.5 on multiples of 64 and pool sums: no truncation at all
         np.testing.assert_allclose(logits, q, atol=1e-9)
     np.testing.assert_array_equal(counts[0].reshape(3, -1).sum(1), x.reshape(3, -1).sum(1))
+
+
+def test_partial_flatten_rejected_and_entry_point(tmp_path):
+    from hardware.netx_mapping import nir_to_netx
+
+    rng = np.random.default_rng(0)
+    g = mg.chain([("c", mg.conv(rng.normal(0, 1, (2, 1, 3, 3)), np.zeros(2), (4, 4))), ("l", mg.lif((2, 4, 4))),
+                  ("f", nir.Flatten(input_type={"input": np.array([2, 4, 4])}, start_dim=1))], [1, 4, 4], [2, 16])
+    with pytest.raises(InputError, match="'f' \\(Flatten\\): flattens"):
+        map_graph(g)
+    nir.write(tmp_path / "g.nir", mg.demo_like())
+    net = nir_to_netx(tmp_path / "g.nir", tmp_path / "m.net", pool_mode="fold")
+    assert (tmp_path / "m.net").exists() and len(net.layers) == 3

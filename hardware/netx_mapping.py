@@ -1,0 +1,27 @@
+"""``hardware.netx_mapping`` (the ARCHITECTURE.md entry point): NIR graph → lava-dl netx ``.net``.
+
+``nir_to_netx(graph_or_path, out_path, pool_mode="conv", dt=None, num_steps=None)`` maps the graph
+(:func:`hardware.nir_to_loihi.map_graph`), writes the file (:func:`hardware.netx_writer.write_netx`)
+and returns the :class:`~hardware.nir_to_loihi.MappedNetwork` (layers with their quantisation).
+"""
+from __future__ import annotations
+
+import os
+
+import nir
+
+from hardware.netx_writer import write_netx
+from hardware.nir_to_loihi import MappedNetwork, map_graph
+
+
+def nir_to_netx(graph_or_path: nir.NIRGraph | str | os.PathLike, out_path: str | os.PathLike,
+                pool_mode: str = "conv", dt: float | None = None,
+                num_steps: int | None = None) -> MappedNetwork:
+    where = None
+    if not isinstance(graph_or_path, nir.NIRGraph):
+        from simulators.nir_float import load_graph
+        where = graph_or_path
+        graph_or_path = load_graph(graph_or_path)
+    net = map_graph(graph_or_path, pool_mode=pool_mode, dt=dt, where=where)
+    write_netx(net, out_path, num_steps=num_steps, source=os.fspath(where) if where else "")
+    return net
