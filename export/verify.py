@@ -87,11 +87,12 @@ def run_student(model: nn.Module, frames: torch.Tensor, lif_modules: dict[str, n
 # --- our interpreter --------------------------------------------------------------------------
 
 def run_float_interpreter(graph: nir.NIRGraph, frames: torch.Tensor, record: list[str],
-                          dtype: torch.dtype = torch.float32, batch_size: int = 16):
+                          dtype: torch.dtype = torch.float32, batch_size: int = 16, model=None):
     """``simulators.nir_float`` on ``frames[B, T, ...]``: ``(output[B, T, K], {node: [B, T, ...]})``."""
     from simulators.nir_float import NIRFloatModel
 
-    model = NIRFloatModel(graph, dtype=dtype).to(frames.device)
+    if model is None:
+        model = NIRFloatModel(graph, dtype=dtype).to(frames.device)
     outs, recs = [], {n: [] for n in record}
     with torch.no_grad():
         for start in range(0, frames.shape[0], batch_size):
@@ -202,11 +203,11 @@ def build_norse(graph: nir.NIRGraph, dt: float):
 
 
 def run_norse(graph: nir.NIRGraph, frames: torch.Tensor, record: list[str], dt: float,
-              batch_size: int = 16):
-    """Norse on the :func:`norse_compatible` graph, one call per time step.
-
-    Returns ``(output[B, T, K], {node: spikes[B, T, ...]}, engine)``."""
-    module, engine = build_norse(graph, dt)
+              batch_size: int = 16, built=None):
+    """Norse on the :func:`norse_compatible` graph, one call per time step (``built``: the
+    ``(module, engine)`` of :func:`build_norse`, to reuse). Returns
+    ``(output[B, T, K], {node: spikes[B, T, ...]}, engine)``."""
+    module, engine = built if built is not None else build_norse(graph, dt)
     outs, recs = [], {n: [] for n in record}
     steps: dict[str, list] = {}
     hooks = []
@@ -286,33 +287,84 @@ def _same_modules(model: nn.Module, other: nn.Module, mods: dict[str, nn.Module]
     return {n: other.get_submodule(path[id(m)]) for n, m in mods.items()}
 
 
+def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Combine :func:`compare_runs` results of consecutive chunks of samples."""
+    if len(parts) == 1:
+        return parts[0]
+    layers: dict[str, dict[str, int]] = {}
+    for p in parts:
+        for n, v in p["layers"].items():
+            acc = layers.setdefault(n, {k: 0 for k in v})
+            for k, x in v.items():
+                acc[k] += x
+    samples = sum(p["samples"] for p in parts)
+    return {
+        "samples": samples,
+        "layers": layers,
+        "spike_mismatches": sum(p["spike_mismatches"] for p in parts),
+        "neuron_steps": sum(p["neuron_steps"] for p in parts),
+        "worst_layer_flip_fraction": max((v["mismatched"] / max(v["total"], 1) for v in layers.values()), default=0.0),
+        "last_layer": parts[0]["last_layer"],
+        "last_layer_count_mismatches": sum(p["last_layer_count_mismatches"] for p in parts),
+        "last_layer_counts_equal": all(p["last_layer_counts_equal"] for p in parts),
+        "logits_max_abs_diff": max(p["logits_max_abs_diff"] for p in parts),
+        "prediction_agreement": sum(p["prediction_agreement"] * p["samples"] for p in parts) / samples,
+    }
+
+
 def verify_graph(model: nn.Module, graph: nir.NIRGraph, lif_modules: dict[str, nn.Module],
                  frames: torch.Tensor, order: list[str], dt: float, use_norse: bool = True,
-                 float64: bool = True) -> dict[str, Any]:
+                 float64: bool = True, chunk: int = 8) -> dict[str, Any]:
     """Compare the student with the NIR graph on ``frames[B, T, C, H, W]``.
 
     ``nir_float64``: float64 student vs our interpreter in float64 (must be exact);
     ``nir_float32``: float32 student vs our interpreter in float32; ``norse``: float32 student vs
-    Norse (float32). See the module docstring for the tolerances."""
+    Norse (float32). See the module docstring for the tolerances. Samples are processed ``chunk``
+    at a time so that memory stays bounded (every LIF layer's spikes are kept per chunk)."""
+    from simulators.nir_float import NIRFloatModel
+
     frames = torch.as_tensor(frames).float()
     record = [n for n in order if n in lif_modules]
-    ref_logits, ref_spikes = run_student(model, frames, lif_modules)
-    out: dict[str, Any] = {"frames_shape": list(frames.shape), "dt": dt,
-                           "student_spikes": int(sum(int(s.sum()) for s in ref_spikes.values()))}
+    sims: dict[str, list] = {"nir_float64": [], "nir_float32": [], "norse": []}
+    m64 = lif64 = i64 = None
     if float64:
         m64 = copy.deepcopy(model).double().eval()
-        l64, s64 = run_student(m64, frames.double(), _same_modules(model, m64, lif_modules))
-        y, rec = run_float_interpreter(graph, frames, record, dtype=torch.float64)
-        out["nir_float64"] = compare_runs(l64, s64, y, rec, order)
-        del m64
-    y, rec = run_float_interpreter(graph, frames, record)
-    out["nir_float32"] = compare_runs(ref_logits, ref_spikes, y, rec, order)
+        lif64 = _same_modules(model, m64, lif_modules)
+        i64 = NIRFloatModel(graph, dtype=torch.float64)
+    i32 = NIRFloatModel(graph, dtype=torch.float32)
+    out: dict[str, Any] = {"frames_shape": list(frames.shape), "dt": dt}
+    built = None
     if use_norse:
         try:
-            y, rec, engine = run_norse(graph, frames, record, dt)
-            out["norse"] = {"engine": engine, **compare_runs(ref_logits, ref_spikes, y, rec, order)}
-            if has_fan_in(graph):
-                out["norse"]["from_nir_unsupported"] = NORSE_FROM_NIR_FAN_IN
+            built = build_norse(graph, dt)
         except Exception as exc:  # noqa: BLE001 - report what Norse cannot do instead of failing
             out["norse"] = {"error": f"{type(exc).__name__}: {exc}"}
+    student_spikes = 0
+    for start in range(0, frames.shape[0], chunk):
+        x = frames[start:start + chunk]
+        ref_logits, ref_spikes = run_student(model, x, lif_modules)
+        student_spikes += int(sum(int(s.sum()) for s in ref_spikes.values()))
+        if float64:
+            l64, s64 = run_student(m64, x.double(), lif64)
+            y, rec = run_float_interpreter(graph, x, record, dtype=torch.float64, model=i64)
+            sims["nir_float64"].append(compare_runs(l64, s64, y, rec, order))
+            del l64, s64
+        y, rec = run_float_interpreter(graph, x, record, model=i32)
+        sims["nir_float32"].append(compare_runs(ref_logits, ref_spikes, y, rec, order))
+        if built is not None:
+            try:
+                y, rec, engine = run_norse(graph, x, record, dt, built=built)
+                sims["norse"].append(compare_runs(ref_logits, ref_spikes, y, rec, order))
+            except Exception as exc:  # noqa: BLE001
+                out["norse"] = {"error": f"{type(exc).__name__}: {exc}"}
+                built = None
+                sims["norse"] = []
+    out["student_spikes"] = student_spikes
+    for name, parts in sims.items():
+        if parts:
+            out[name] = merge_results(parts)
+    if "norse" in out and "error" not in out["norse"]:
+        out["norse"] = {"engine": engine, **out["norse"]}
+        if has_fan_in(graph):
+            out["norse"]["from_nir_unsupported"] = NORSE_FROM_NIR_FAN_IN
     return out

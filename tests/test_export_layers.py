@@ -154,3 +154,21 @@ def test_full_students_match_student_in_both_simulators(tmp_path, arch):
         assert passes(sim, res[sim]), (sim, res[sim])
     if arch == "resnet18":
         assert "from_nir_unsupported" in res["norse"]
+
+
+def test_chunked_verification_merges_to_the_whole():
+    from export.verify import merge_results
+
+    torch.manual_seed(3)
+    ref = {"a": (torch.rand(6, 3, 5) < 0.5).float()}
+    other = {"a": ref["a"].clone()}
+    other["a"][1, 0, 2] = 1 - other["a"][1, 0, 2]  # one flip in sample 1
+    other["a"][4, 2, 0] = 1 - other["a"][4, 2, 0]  # one in sample 4
+    lr, lo = torch.randn(6, 3, 4), torch.randn(6, 3, 4)
+    whole = compare_runs(lr, ref, lo, other, ["a"])
+    parts = [compare_runs(lr[i:i + 2], {"a": ref["a"][i:i + 2]}, lo[i:i + 2], {"a": other["a"][i:i + 2]}, ["a"])
+             for i in (0, 2, 4)]
+    merged = merge_results(parts)
+    for k in whole:
+        assert merged[k] == pytest.approx(whole[k]) if isinstance(whole[k], float) else merged[k] == whole[k], k
+    assert whole["spike_mismatches"] == 2 and whole["last_layer_count_mismatches"] == 2
