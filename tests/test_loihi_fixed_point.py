@@ -91,3 +91,21 @@ def test_dense_weight_preparation_matches_netx_and_lava_by_hand():
     # mixed with max > 254: netx clips to 254
     w, e = lava_dense_weights(np.array([[300, -100]]))
     assert w.tolist() == [[254, -100]] and e == 0
+
+
+@pytest.mark.parametrize("i_decay,v_decay", [(4096, 1024), (0, 0), (1234, 4096), (1, 3000)])
+def test_in_place_kernel_equals_pure_step(i_decay, v_decay):
+    g = torch.Generator().manual_seed(i_decay + v_decay)
+    shape = (3, 50)
+    bias = fp.effective_bias(torch.randint(-3000, 3000, shape, generator=g))
+    kern = fp.LifKernel(shape, "cpu", bias, 300, i_decay, v_decay)
+    u = torch.zeros(shape, dtype=torch.int64)
+    v = torch.zeros(shape, dtype=torch.int64)
+    for t in range(40):
+        big = t % 10 == 9  # some steps with int32-overflowing input
+        hi = (1 << 30) if big else (1 << 16)
+        a = torch.randint(-hi, hi, shape, generator=g, dtype=torch.int64)
+        u, v, s = fp.lif_step(u, v, a, bias, 300, i_decay, v_decay)
+        in_range = i_decay == 4096 and not big
+        ks = kern.step(a.to(torch.int32), wrap=big, u_in_range=in_range)
+        assert torch.equal(kern.u, u) and torch.equal(kern.v, v) and torch.equal(ks, s), t

@@ -47,15 +47,30 @@ def wrap_int32(x: torch.Tensor) -> torch.Tensor:
 
 
 def decay(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Lava's ``sign(x*f) * (|x*f| >> 12)`` with ``f = 4096 - decay``."""
-    prod = x * int(factor)
-    return torch.sign(prod) * (torch.abs(prod) >> DECAY_SHIFT)
+    """Lava's ``sign(x*f) * (|x*f| >> 12)`` with ``f = 4096 - decay`` (truncation toward zero).
+
+    Computed as ``(p + ((p >> 63) & 4095)) >> 12`` (adding 4095 to negative products turns the
+    arithmetic shift's floor into truncation), with the identities ``f = 0`` and ``f = 4096``
+    short-cut.
+    """
+    factor = int(factor)
+    if factor == 0:
+        return torch.zeros_like(x)
+    if factor == DECAY_UNITY:
+        return x.clone()
+    prod = x * factor
+    return (prod + ((prod >> 63) & (DECAY_UNITY - 1))) >> DECAY_SHIFT
 
 
 def lava_wrap24(x: torch.Tensor) -> torch.Tensor:
-    """Lava's 24-bit overflow handling of the current ``u`` (see module docstring)."""
-    w = torch.where(x > MAX_UV, x - 2 * MAX_UV, x)
-    return torch.where(w <= -MAX_UV, x + 2 * MAX_UV, w)
+    """Lava's 24-bit overflow handling of the current ``u`` (see module docstring).
+
+    ``where(x > M, x - 2M, x)`` followed by ``where(w <= -M, x + 2M, w)`` equals
+    ``x - 2M [x > M] + 2M [x <= -M]`` because ``x > M`` implies ``x - 2M > -M``.
+    """
+    if x.numel() == 0 or int(x.abs().max()) < MAX_UV:
+        return x
+    return x - (x > MAX_UV).to(x.dtype) * (2 * MAX_UV) + (x <= -MAX_UV).to(x.dtype) * (2 * MAX_UV)
 
 
 def effective_bias(bias_mant: torch.Tensor) -> torch.Tensor:
@@ -64,27 +79,33 @@ def effective_bias(bias_mant: torch.Tensor) -> torch.Tensor:
 
 
 def lif_step(u: torch.Tensor, v: torch.Tensor, a_in: torch.Tensor, bias_eff: torch.Tensor | int,
-             vth: int, i_decay: int, v_decay: int, wrap: bool = True
+             vth: int, i_decay: int, v_decay: int, wrap: bool = True, u_in_range: bool = False
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One ``PyLifModelBitAcc.run_spk``: returns ``(u, v, s)`` with ``s`` boolean.
+    """One ``PyLifModelBitAcc.run_spk``: returns new ``(u, v, s)`` with ``s`` boolean.
 
-    ``a_in`` is the int32 synaptic input of this step (before Lava's ``<< 6``). ``wrap=False``
-    skips the int32 wrap emulation; callers use it only when they have proven that no
-    intermediate value can leave int32 (|a| < 2^24 keeps every sum below 2^31).
+    ``a_in`` is the int32 synaptic input of this step (before Lava's ``<< 6``), as int64.
+    ``wrap=False`` skips the int32 wrap emulation; callers use it only when they have proven
+    that no intermediate value can leave int32 (|a| < 2^24 keeps every sum below 2^31).
+    ``u_in_range=True`` skips the 24-bit wrap check; callers pass it only when
+    ``|u * (4096 - iDecay) / 4096 + a << 6| < 2^23`` is guaranteed (e.g. iDecay = 4096 and
+    |a| < 2^17). Inputs are not modified.
     """
-    du = decay(u, DECAY_UNITY - i_decay)
-    act = a_in << ACT_SHIFT
+    x = a_in << ACT_SHIFT
     if wrap:
-        u_new = lava_wrap24(wrap_int32(du + wrap_int32(act)))
-    else:
-        u_new = lava_wrap24(du + act)
-    dv = decay(v, DECAY_UNITY - v_decay)
-    v_sum = dv + u_new + bias_eff
+        x = wrap_int32(x)
+    if DECAY_UNITY - i_decay != 0:
+        x = x + decay(u, DECAY_UNITY - i_decay)
+    if wrap:
+        x = wrap_int32(x)
+    u_new = x if u_in_range else lava_wrap24(x)
+    v_sum = u_new + bias_eff
+    if DECAY_UNITY - v_decay != 0:
+        v_sum = v_sum + decay(v, DECAY_UNITY - v_decay)
     if wrap:
         v_sum = wrap_int32(v_sum)
     v_new = torch.clamp(v_sum, -V_LIMIT, V_LIMIT)
     s = v_new > (int(vth) << VTH_SHIFT)
-    v_new = torch.where(s, torch.zeros((), dtype=v_new.dtype, device=v_new.device), v_new)
+    v_new.masked_fill_(s, 0)
     return u_new, v_new, s
 
 
@@ -94,3 +115,68 @@ def reset_due(step: int, layer_index: int, reset_interval: int | None, reset_off
         return False
     r = int(reset_interval)
     return step % r == (reset_offset + 1 + layer_index) % r
+
+
+class LifKernel:
+    """In-place, allocation-free form of :func:`lif_step` for the fast back end.
+
+    Holds ``u``, ``v`` and scratch buffers of one layer (int64, shape [B, *neurons]); every
+    step writes into them with ``out=`` / in-place ops, so no multi-megabyte temporaries are
+    allocated per step. Falls back to :func:`lif_step` when the int32 wrap emulation is needed.
+    Equality with :func:`lif_step` is tested in ``tests/test_loihi_fixed_point.py``.
+    """
+
+    def __init__(self, shape, device, bias_eff, vth: int, i_decay: int, v_decay: int):
+        z = lambda: torch.zeros(shape, dtype=torch.int64, device=device)  # noqa: E731
+        self.u, self.v, self.x, self.y, self.z = z(), z(), z(), z(), z()
+        self.s = torch.zeros(shape, dtype=torch.bool, device=device)
+        self.bias = bias_eff
+        self.vth_eff = int(vth) << VTH_SHIFT
+        self.fu, self.fv = DECAY_UNITY - int(i_decay), DECAY_UNITY - int(v_decay)
+        self.i_decay, self.v_decay, self.vth = int(i_decay), int(v_decay), int(vth)
+
+    def reset(self) -> None:
+        self.u.zero_()
+        self.v.zero_()
+
+    def _decay_into(self, src: torch.Tensor, factor: int, out: torch.Tensor) -> None:
+        torch.mul(src, factor, out=out)
+        torch.bitwise_right_shift(out, 63, out=self.z)
+        self.z.bitwise_and_(DECAY_UNITY - 1)
+        out.add_(self.z)
+        out.bitwise_right_shift_(DECAY_SHIFT)
+
+    def step(self, a_in: torch.Tensor, wrap: bool, u_in_range: bool) -> torch.Tensor:
+        """Advance one step with int32 input ``a_in``; returns the spike tensor (a view)."""
+        if wrap:
+            u, v, s = lif_step(self.u, self.v, a_in.to(torch.int64), self.bias, self.vth,
+                               self.i_decay, self.v_decay, wrap=True)
+            self.u.copy_(u)
+            self.v.copy_(v)
+            self.s.copy_(s)
+            return self.s
+        x, y = self.x, self.y
+        x.copy_(a_in)
+        x.bitwise_left_shift_(ACT_SHIFT)
+        if self.fu == DECAY_UNITY:
+            x.add_(self.u)
+        elif self.fu != 0:
+            self._decay_into(self.u, self.fu, y)
+            x.add_(y)
+        if not u_in_range:
+            x = lava_wrap24(x)
+        self.u.copy_(x)
+        if self.fv == DECAY_UNITY:
+            y.copy_(self.v)
+        elif self.fv != 0:
+            self._decay_into(self.v, self.fv, y)
+        else:
+            y.zero_()
+        y.add_(self.u)
+        if not isinstance(self.bias, int) or self.bias != 0:
+            y.add_(self.bias)
+        y.clamp_(-V_LIMIT, V_LIMIT)
+        torch.gt(y, self.vth_eff, out=self.s)
+        y.masked_fill_(self.s, 0)
+        self.v, self.y = y, self.v
+        return self.s

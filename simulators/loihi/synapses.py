@@ -126,20 +126,32 @@ class DenseSynapse:
         return b << self.weight_exp if self.weight_exp > 0 else b >> -self.weight_exp
 
     def __call__(self, s: torch.Tensor) -> torch.Tensor:
-        """``s`` [M, in] int64 -> a [M, out] int64 (value on Lava's int32 channel)."""
+        """``s`` [M, in] integer -> a [M, out] int32 (the value on Lava's int32 channel)."""
         if self.message_bits == 0:
-            s = (s != 0).to(torch.int64)
-        max_abs = int(s.abs().max()) if s.numel() else 0
-        dtype = exact_float_dtype(self.row_abs_sum * max_abs)
-        if dtype is None or (dtype == torch.float64 and s.device.type == "mps"):
-            acc = (s.cpu() @ self.w_int.cpu().T).to(s.device)
+            max_abs = 1
+            s = s != 0
+        else:
+            max_abs = int(s.abs().max()) if s.numel() else 0
+        bound = self.row_abs_sum * max_abs
+        dtype = exact_float_dtype(bound)
+        if dtype is None:
+            acc = (s.to(torch.int64).cpu() @ self.w_int.cpu().T).to(s.device)
         else:
             wf = self._wf.get(dtype)
             if wf is None:
                 wf = self._wf[dtype] = self.w_int.to(dtype).T.contiguous()
-            acc = (s.to(dtype) @ wf).round().to(torch.int64)
+            acc = s.to(dtype) @ wf  # exact integers (see module docstring)
+            if self.out_bound(max_abs) < (1 << 31) and self.weight_exp <= 0:
+                return self._shift_small(acc)
+            acc = acc.to(torch.int64)
         acc = acc << self.weight_exp if self.weight_exp > 0 else acc >> -self.weight_exp
-        return wrap_int32(acc)
+        return wrap_int32(acc).to(torch.int32)
+
+    def _shift_small(self, acc: torch.Tensor) -> torch.Tensor:
+        """``acc >> -weight_exp`` (floor) for exact float sums that fit int32."""
+        if self.weight_exp == 0:
+            return acc.to(torch.int32)
+        return torch.floor(acc * (2.0 ** self.weight_exp)).to(torch.int32)
 
 
 class ConvSynapse:
@@ -159,9 +171,12 @@ class ConvSynapse:
         return min(self.out_abs_sum * int(max_abs_in), (1 << 23))
 
     def __call__(self, s: torch.Tensor) -> torch.Tensor:
+        """``s`` [M, C, H, W] integer -> a [M, K, H', W'] int32 (Lava's 24-bit clamped output)."""
         if self.message_bits == 0:
-            s = (s != 0).to(torch.int64)
-        max_abs = int(s.abs().max()) if s.numel() else 0
+            max_abs = 1
+            s = s != 0
+        else:
+            max_abs = int(s.abs().max()) if s.numel() else 0
         bound = self.out_abs_sum * max_abs
         dtype = exact_float_dtype(bound)
         if dtype is None:
@@ -171,11 +186,14 @@ class ConvSynapse:
         if wf is None:
             wf = self._wf[dtype] = self.w_int.to(dtype)
         out = F.conv2d(s.to(dtype), wf, stride=self.stride, padding=self.padding,
-                       dilation=self.dilation, groups=self.groups).round().to(torch.int64)
+                       dilation=self.dilation, groups=self.groups)
+        if bound < (1 << 23):  # exact and already inside 24 bits
+            return out.to(torch.int32)
+        out = out.to(torch.int64)
         if bound >= (1 << 31):  # numpy float64 -> int32 cast of out-of-range values (x86): INT32_MIN
             out = torch.where((out >= (1 << 31)) | (out < -(1 << 31)),
                               torch.full_like(out, -(1 << 31)), out)
-        return signed_clamp24(out)
+        return signed_clamp24(out).to(torch.int32)
 
 
 def signed_clamp24(x: torch.Tensor) -> torch.Tensor:
