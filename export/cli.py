@@ -117,6 +117,7 @@ def export_nir(args) -> int:
         with torch.no_grad():
             pred = model(frames.transpose(0, 1), head="dvs").mean(0).argmax(-1)
         res["student_accuracy"] = float((pred == labels).float().mean())
+        _say(f"student accuracy on these {len(labels)} test samples: {res['student_accuracy']:.3f}")
     ok = True
     for sim in ("nir_float64", "nir_float32", "norse"):
         r = res.get(sim)

@@ -17,7 +17,7 @@ key                stored as                  meaning
 ``frame_encoding`` str                        ``"binary"`` | ``"count"`` (ckd_train.data)
 ``source_sha256``  str                        SHA-256 of the checkpoint file bytes
 ``arch``           str                        ``"vgg"`` | ``"resnet18"``
-``method``         str                        training method from the checkpoint config, or ``""``
+``method``         str                        ``config["method"]["name"]`` of the checkpoint, or ``""``
 ``beta``           float                      snnTorch decay of every LIF
 ``threshold``      float                      snnTorch threshold of every LIF
 ``node_order``     JSON list of str           the nodes in evaluation (topological) order
@@ -105,6 +105,8 @@ def student_metadata(ckpt: dict[str, Any], source_sha256: str, node_order: list[
     classes = [str(c) for c in (ckpt.get("classes") or [])]
     size = int(s.get("input_size", data.get("size", 48)))
     method = cfg.get("method") or (cfg.get("train") or {}).get("method") or ""
+    if isinstance(method, dict):  # ckd-train stores {"name": ..., loss settings...}
+        method = method.get("name", "")
     return {
         "format": FORMAT,
         "T": int(s.get("T", data.get("T", 0))),

@@ -31,7 +31,7 @@ def ckpt_path(tmp_path_factory):
     data_root = make_ncaltech_tree(root / "ncal", CLASSES, 6)
     data = DataConfig(name="ncaltech101", root=str(data_root), T=T, size=48, cache_dir=str(root / "cache"))
     model = small_student("vgg", T=T, classes=len(CLASSES))
-    cfg = {"method": "ckd", "data": data.to_dict(),
+    cfg = {"method": {"name": "ckd", "kd_loss": "kd"}, "data": data.to_dict(),
            "student": {"arch": "vgg", "width": 0.125, "num_classes": 3, "T": T, "in_channels": 2, "input_size": 48,
                        "beta": 0.5, "threshold": 1.0}}
     path = root / "student.pt"
