@@ -75,3 +75,19 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
             main(argv)
         assert e.value.code == 2
         assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cli_unsupported_layer_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    import ckd_train.checkpoint as checkpoint
+
+    m = tiny([conv(), nn.BatchNorm2d(2), lif(), nn.MaxPool2d(2), nn.Flatten()], 2 * 24 * 24)
+    ck = {"config": {"student": {"T": 2, "in_channels": 2, "input_size": 48}}, "classes": ["a"] * 4}
+    src = tmp_path / "m.pt"
+    src.write_bytes(b"x")
+    monkeypatch.setattr(checkpoint, "load_student", lambda path: (m, ck))
+    out = tmp_path / "m.nir"
+    with pytest.raises(SystemExit) as e:
+        main(["--to", "nir", str(src), "-o", str(out)])
+    assert e.value.code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "layer features[3] (MaxPool2d)" in err and "AvgPool2d" in err
