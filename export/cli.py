@@ -15,7 +15,6 @@ shape, unsupported layer) is one line on stderr and exit 2; outputs are written 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Callable
+from typing import Any
 
 import nir
 import numpy as np

@@ -4,7 +4,6 @@ Time budget: < 10 s.
 """
 import pytest
 import snntorch
-import torch
 from torch import nn
 
 from ckd_train.errors import InputError

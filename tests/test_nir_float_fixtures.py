@@ -4,7 +4,6 @@ Time budget: < 5 s.
 """
 from pathlib import Path
 
-import nir
 import numpy as np
 import pytest
 import torch
