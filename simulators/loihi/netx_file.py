@@ -344,6 +344,9 @@ def _dense_layer(grp, i, prev_shape, msg_bits, flatten, path, where) -> LayerSpe
         w = w.reshape(shape[0], -1)
     if w.ndim != 2 or w.shape[0] != shape[0]:
         raise _err(path, f"{where}/weight", f"dense weight must be (out={shape[0]}, in), got {w.shape}")
+    if flatten and prev_shape is not None and len(prev_shape) != 3:
+        raise _err(path, where, f"'flatten' before this dense layer needs a 3-D (x, y, f) layer, "
+                   f"got {prev_shape} (netx's transpose([2, 1, 0]) would fail)")
     if prev_shape is not None:
         n_in = int(np.prod(prev_shape))
         if w.shape[1] != n_in:
