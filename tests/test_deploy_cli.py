@@ -98,3 +98,11 @@ def test_net_file_dispatches_to_simulator_cli(demo_files):
     v = np.load(out / "layer-4-v.npy")
     q, _ = run_layers(net, x[:1], quantized=True)
     np.testing.assert_allclose(v[0, :, 4:10].T / (64 * net.layers[-1].quant.scale), q[0], atol=1e-9)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_gpu_target_without_cuda_is_one_line_error(demo_files, capsys):
+    _, _, d = demo_files
+    _one_line_error(capsys, [str(d / "g.nir"), "--target", "gpu", "--input", str(d / "X.npy"), "--out", str(d / "g")],
+                    "no CUDA device")
+    assert not (d / "g").exists()
