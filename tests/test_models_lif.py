@@ -73,3 +73,20 @@ def test_triangle_surrogate_gradient():
     (g,) = torch.autograd.grad(y.sum(), x)
     # alpha * max(0, 1 - alpha|x|), alpha = 2
     torch.testing.assert_close(g, torch.tensor([0.0, 1.0, 2.0, 1.6, 0.0, 0.0]))
+
+
+def test_fused_backward_equals_autograd_loop():
+    torch.manual_seed(3)
+    x = (torch.randn(7, 4, 6) * 1.5).requires_grad_(True)
+    w_s, w_m = torch.randn(7, 4, 6), torch.randn(7, 4, 6)
+    outs = []
+    for fused in (True, False):
+        lif = MultiStepLIF()
+        lif.fused = fused
+        lif.record_mem = True
+        s = lif(x)
+        loss = (s * w_s).sum() + (lif.last_mem * w_m).sum()  # spikes and membrane (CKA) both used
+        outs.append((s.detach(), lif.last_mem.detach(), torch.autograd.grad(loss, x)[0]))
+    assert torch.equal(outs[0][0], outs[1][0])
+    torch.testing.assert_close(outs[0][1], outs[1][1])
+    torch.testing.assert_close(outs[0][2], outs[1][2])
