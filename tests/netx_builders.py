@@ -4,7 +4,7 @@ Layer dicts (shapes in Lava (x, y, f) order; written to disk in netx's (f, y, x)
 
 * ``input_layer((x, y, f), neuron=lif(...))`` or ``input_layer(shape, neuron=None)``;
 * ``conv_layer(weight[out, in/g, kH, kW], out_xyf, stride, padding, dilation, groups, bias, neuron)``;
-* ``dense_layer(weight[out, in], bias, neuron)`` (``neuron=None`` leaves netx's default);
+* ``dense_layer(weight[out, in], bias, neuron, delay)`` (``neuron=None`` leaves netx's default);
 * ``flatten_layer()``.
 
 The mapper writes the real files (``hardware``); this module only serves the simulator tests.
@@ -37,9 +37,9 @@ def conv_layer(weight, out_xyf, stride=1, padding=0, dilation=1, groups=1, bias=
             "neuron": neuron if neuron is not None else lif()}
 
 
-def dense_layer(weight, bias=None, neuron="default") -> dict:
+def dense_layer(weight, bias=None, neuron="default", delay=None) -> dict:
     return {"type": "dense", "weight": np.asarray(weight), "shape": (np.asarray(weight).shape[0],),
-            "bias": bias, "neuron": lif() if neuron == "default" else neuron}
+            "bias": bias, "neuron": lif() if neuron == "default" else neuron, "delay": delay}
 
 
 def conv_out(n, k, s=1, p=0, d=1) -> int:
@@ -81,6 +81,8 @@ def write_net(path, layers: list[dict]) -> str:
                 g.create_dataset("weight", data=w.astype(np.float32))
                 g.create_dataset("inFeatures", data=w.shape[1])
                 g.create_dataset("outFeatures", data=w.shape[0])
+                if layer.get("delay") is not None:
+                    g.create_dataset("delay", data=np.asarray(layer["delay"]))
             if layer.get("bias") is not None:
                 g.create_dataset("bias", data=np.asarray(layer["bias"], dtype=np.float32))
         sim = f.create_group("simulation")

@@ -79,6 +79,21 @@ def test_conv_geometry_flatten_and_dense_sign_modes(tmp_path):
     assert fast[2]["u"].min() < 0  # the inhibitory layer received input
 
 
+def test_dense_delays(tmp_path):
+    """netx DelayDense: per-synapse delays (one above 62, so netx clips all to 0..62), per-input
+    delays, small weights with a weight exponent."""
+    rng = np.random.default_rng(11)
+    d1 = rng.integers(0, 6, (10, 12))
+    d1[0, 0] = 70
+    layers = [input_layer((12,), neuron=lif(0, 4096, 4096)),
+              dense_layer(rng.integers(-3, 6, (10, 12)), neuron=lif(4, 2000, 500), delay=d1),
+              dense_layer(rng.integers(-40, 80, (4, 10)), neuron=lif(10, 4096, 1000),
+                          delay=rng.integers(0, 4, 10))]
+    net = write_net(tmp_path / "delay.net", layers)
+    x = (rng.random((12, 20)) < 0.4).astype(np.int8)
+    assert_bit_exact(net, 24, min_spiking_layers=3, input_spikes=x)
+
+
 def test_fixed_point_extremes(tmp_path):
     """Graded input spikes up to +-2^31 (int32 wrap of a << 6, Lava's 24-bit u wrap), no decay,
     v clipped at +-(2^23 - 1), extreme int16 biases, conv weights up to 2^27 (24-bit clamp and

@@ -60,10 +60,31 @@ def _apply_synapse(syn, layer: LayerSpec, s_prev: torch.Tensor, chunk: int) -> t
     src = s_prev[: T - 1].reshape(((T - 1) * B,) + tuple(s_prev.shape[2:]))
     if layer.kind == "dense":
         src = src.reshape(src.shape[0], -1)
+    if layer.kind == "dense" and layer.delay is not None:
+        return _apply_delay_dense(syn, layer, src, a, chunk)
     dst = a[1:].reshape(((T - 1) * B,) + out_shape)
     for lo in range(0, src.shape[0], chunk):
         res = syn(src[lo:lo + chunk])
         dst[lo:lo + chunk] = res.reshape((res.shape[0],) + out_shape)
+    return a
+
+
+def _apply_delay_dense(syn, layer: LayerSpec, src: torch.Tensor, a: torch.Tensor,
+                       chunk: int) -> torch.Tensor:
+    """``PyDelayDenseModelBitAcc``: spikes of step t crossing a synapse of delay d arrive at
+    step t + 1 + d; each delay's sum is shifted by the weight exponent separately, then they
+    add up in Lava's int32 ``a_buff`` (wraps)."""
+    T, B = a.shape[:2]
+    acc = torch.zeros(a.shape, dtype=torch.int64, device=a.device)
+    for d in np.unique(layer.delay).tolist():
+        if 1 + d >= T:
+            continue
+        sub = syn.masked(layer.delay == d)
+        n_src = (T - 1 - d) * B  # source steps 0 .. T-2-d reach steps 1+d .. T-1
+        dst = acc[1 + d:].reshape((n_src,) + tuple(a.shape[2:]))
+        for lo in range(0, n_src, chunk):
+            dst[lo:lo + chunk] += sub.accumulate(src[lo:min(lo + chunk, n_src)])
+    a.copy_(fp.wrap_int32(acc).to(torch.int32))
     return a
 
 

@@ -31,10 +31,14 @@ Semantics reproduced from netx (``hdf5.py``, ``blocks/process.py``):
   i.e. (f, y, x) C-order, the PyTorch flatten order;
 * a dense layer without ``neuron`` gets netx's default ``{'type': 'CUBA', 'iDecay': 0,
   'vDecay': 4096, 'vThMant': 1 << 18 - 1}`` (note Python precedence: 1 << 17);
-* weights and biases are read with ``.astype(int)`` (float values are truncated toward zero).
+* weights and biases are read with ``.astype(int)`` (float values are truncated toward zero);
+* ``delay`` of a dense layer (scalar, per output ``(out,)``, per input ``(in,)`` or ``(out, in)``)
+  makes it a ``DelayDense``: netx clips delays to 0..62 when the maximum exceeds 62, Lava rejects
+  negative ones, and a spike crossing a synapse of delay d arrives d + 1 steps later. netx
+  ignores ``delay`` on conv layers (so does this reader).
 
 Anything netx 0.6 cannot load, or that this simulator does not implement (pool, convT, unpool,
-average, concat, dense_rec, dense_comp, delays, SDNN / RF neurons), raises
+average, concat, dense_rec, dense_comp, SDNN / RF neurons), raises
 :class:`ckd_train.errors.InputError` naming the file, the layer and the field.
 """
 from __future__ import annotations
@@ -81,6 +85,7 @@ class LayerSpec:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     input_message_bits: int = 0  # message bits of the spikes this layer's synapse receives
+    delay: np.ndarray | None = None  # dense DelayDense delays (out, in), int64 in 0..62
 
     @property
     def num_neurons(self) -> int:
@@ -270,8 +275,6 @@ def load_netx(path: str | os.PathLike) -> NetxNetwork:
             if kind == "flatten":
                 flatten_next = True
                 continue
-            if "delay" in grp:
-                raise _err(path, f"{where}/delay", "synaptic delays are not supported by this simulator")
             prev_shape = net.layers[-1].shape if net.layers else input_shape
             msg_bits = net.layers[-1].neuron.message_bits if net.layers else 0
             if kind == "conv":
@@ -359,6 +362,35 @@ def _dense_layer(grp, i, prev_shape, msg_bits, flatten, path, where) -> LayerSpe
         raise _err(path, f"{where}/weight", "all weights are zero: lava-dl netx 0.6 cannot load it "
                    "(optimize_weight_bits takes log2 of infinity)")
     bias = _bias(grp, shape, path, where)
-    return LayerSpec(i, "dense", shape, neuron, bias=bias, weight=w, in_shape=(w.shape[1],),
+    delay = _delay(grp, w.shape, path, where)
+    return LayerSpec(i, "dense", shape, neuron, bias=bias, weight=w, in_shape=(w.shape[1],), delay=delay,
                      flatten_input=bool(flatten and prev_shape is not None and len(prev_shape) > 1),
                      input_message_bits=msg_bits)
+
+
+def _delay(grp, wshape, path, where) -> np.ndarray | None:
+    """netx ``create_dense`` delay handling + ``DelayDense._validate_delays``."""
+    raw = _read_array(grp, "delay", path, where, required=False)
+    if raw is None:
+        return None
+    if raw.dtype.kind not in "biuf" or (raw.dtype.kind == "f" and not np.all(np.isfinite(raw))):
+        raise _err(path, f"{where}/delay", "must be numeric")
+    d = np.asarray(raw)
+    if d.max() > 62:
+        d = np.clip(d, 0, 62)
+    if d.ndim == 0:
+        d = d * np.ones(wshape)
+    elif d.ndim == 1:
+        if d.size == wshape[0]:
+            d = np.repeat(d.reshape(-1, 1), wshape[1], axis=1)
+        elif d.size == wshape[1]:
+            d = np.repeat(d.reshape(1, -1), wshape[0], axis=0)
+        else:
+            raise _err(path, f"{where}/delay", f"delay of shape {d.shape} is incompatible with "
+                       f"weight of shape {wshape}")
+    elif d.shape != tuple(wshape):
+        raise _err(path, f"{where}/delay", f"delay of shape {d.shape} does not match weight {wshape}")
+    d = d.astype(np.int64)
+    if d.min() < 0:
+        raise _err(path, f"{where}/delay", f"negative delay {d.min()} (Lava's DelayDense rejects it)")
+    return d

@@ -125,8 +125,22 @@ class DenseSynapse:
         b = self.row_abs_sum * int(max_abs_in)
         return b << self.weight_exp if self.weight_exp > 0 else b >> -self.weight_exp
 
+    def masked(self, keep: np.ndarray) -> "DenseSynapse":
+        """The same prepared synapse restricted to the entries where ``keep`` (DelayDense split)."""
+        sub = object.__new__(DenseSynapse)
+        sub.weight_exp, sub.message_bits = self.weight_exp, self.message_bits
+        sub.w_int = torch.where(torch.as_tensor(keep, device=self.w_int.device), self.w_int,
+                                torch.zeros((), dtype=torch.int64, device=self.w_int.device))
+        sub.row_abs_sum = int(sub.w_int.abs().sum(dim=1).max()) if sub.w_int.numel() else 0
+        sub._wf = {}
+        return sub
+
     def __call__(self, s: torch.Tensor) -> torch.Tensor:
         """``s`` [M, in] integer -> a [M, out] int32 (the value on Lava's int32 channel)."""
+        return wrap_int32(self.accumulate(s)).to(torch.int32)
+
+    def accumulate(self, s: torch.Tensor) -> torch.Tensor:
+        """``(W @ s) << weight_exp`` (arithmetic ``>>`` for negative exponents) in int64."""
         if self.message_bits == 0:
             max_abs = 1
             s = s != 0
@@ -141,17 +155,12 @@ class DenseSynapse:
             if wf is None:
                 wf = self._wf[dtype] = self.w_int.to(dtype).T.contiguous()
             acc = s.to(dtype) @ wf  # exact integers (see module docstring)
-            if self.out_bound(max_abs) < (1 << 31) and self.weight_exp <= 0:
-                return self._shift_small(acc)
+            if self.weight_exp <= 0:  # floor(acc / 2^-e) is exact in float, then exact to int
+                if self.weight_exp < 0:
+                    acc = torch.floor(acc * (2.0 ** self.weight_exp))
+                return acc.to(torch.int64)
             acc = acc.to(torch.int64)
-        acc = acc << self.weight_exp if self.weight_exp > 0 else acc >> -self.weight_exp
-        return wrap_int32(acc).to(torch.int32)
-
-    def _shift_small(self, acc: torch.Tensor) -> torch.Tensor:
-        """``acc >> -weight_exp`` (floor) for exact float sums that fit int32."""
-        if self.weight_exp == 0:
-            return acc.to(torch.int32)
-        return torch.floor(acc * (2.0 ** self.weight_exp)).to(torch.int32)
+        return acc << self.weight_exp if self.weight_exp > 0 else acc >> -self.weight_exp
 
 
 class ConvSynapse:
