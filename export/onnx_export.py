@@ -10,7 +10,17 @@ opset 17) into an unrolled graph: input ``frames[T, B, C, H, W]`` (``B`` dynamic
 Teacher: a plain ``hsv[B, 3, H, W] → logits[B, classes]`` export.
 
 :func:`onnx_max_abs_diff` runs the file with onnxruntime (CPU) and returns the largest absolute
-difference to the PyTorch logits on the same input.
+difference to the PyTorch logits on the same input; :func:`onnx_compare` also gives it per sample.
+
+Tolerance. The teacher is continuous: onnxruntime matches PyTorch to ~1e-5 (check: 1e-4 on every
+sample). The student thresholds membranes: onnxruntime's convolution (MLAS; onnxruntime has no
+float64 Conv to compare exactly) rounds differently from PyTorch's, so a membrane within a few ulps
+of the threshold can spike in one and not the other, and that flip changes the logits by a
+weight-sized amount. Measured on the demo student (VGG width 0.125, N-Digits test split, 179
+samples, T = 6): 177 samples within 1e-4, 2 with a flipped spike (max |diff| 0.41), predictions
+equal on all 179. Same numbers with onnxruntime's graph optimisations off, so it is the conv
+arithmetic, not the Conv+BN fusion. The student check is therefore: logits within 1e-4 on
+≥ ``STUDENT_MIN_EXACT_FRACTION`` (95 %) of the samples and equal predictions on ≥ 95 %.
 """
 from __future__ import annotations
 
@@ -26,6 +36,8 @@ from ckd_train.atomic_io import atomic_path
 from ckd_train.errors import InputError
 
 OPSET = 17
+TOLERANCE = 1e-4
+STUDENT_MIN_EXACT_FRACTION = 0.95
 
 
 def _heaviside(u: torch.Tensor) -> torch.Tensor:
@@ -120,3 +132,30 @@ def onnx_max_abs_diff(path: str | os.PathLike, module: nn.Module, x: torch.Tenso
     if got.shape != ref.shape:
         raise InputError(path, f"ONNX output shape {got.shape} differs from PyTorch's {ref.shape}")
     return float(np.abs(got - ref).max())
+
+
+def onnx_compare(path: str | os.PathLike, module: nn.Module, x: torch.Tensor, batch_axis: int) -> dict:
+    """onnxruntime vs PyTorch on ``x``: max |diff| overall and per sample (``batch_axis`` of the
+    logits: 1 for the unrolled student ``[T, B, K]``, 0 for the teacher), samples within
+    :data:`TOLERANCE`, prediction agreement (argmax of the logits, time-mean for the student)."""
+    with torch.no_grad():
+        ref = module(x).detach().cpu().numpy()
+    got = run_onnx(path, x)
+    if got.shape != ref.shape:
+        raise InputError(path, f"ONNX output shape {got.shape} differs from PyTorch's {ref.shape}")
+    d = np.moveaxis(np.abs(got - ref), batch_axis, 0).reshape(ref.shape[batch_axis], -1).max(axis=1)
+    if batch_axis == 1:
+        pa, pb = ref.mean(0).argmax(-1), got.mean(0).argmax(-1)
+    else:
+        pa, pb = ref.argmax(-1), got.argmax(-1)
+    return {"samples": int(d.size), "max_abs_diff": float(d.max()), "tolerance": TOLERANCE,
+            "samples_within_tolerance": int((d <= TOLERANCE).sum()),
+            "prediction_agreement": float((pa == pb).mean())}
+
+
+def onnx_passes(result: dict, student: bool) -> bool:
+    """The tolerance of the module docstring."""
+    if not student:
+        return result["max_abs_diff"] <= TOLERANCE
+    return (result["samples_within_tolerance"] >= STUDENT_MIN_EXACT_FRACTION * result["samples"]
+            and result["prediction_agreement"] >= STUDENT_MIN_EXACT_FRACTION)
