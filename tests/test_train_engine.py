@@ -89,6 +89,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["transfer"])
 def test_ddp_two_processes_equal_one_process(tmp_path, method):
     script = tmp_path / "worker.py"

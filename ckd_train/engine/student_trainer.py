@@ -129,6 +129,11 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
         best_val, best_epoch = ck["metrics"].get("best_val_acc", -1.0), ck["metrics"].get("best_epoch", -1)
         log(f"ckd-train: resuming {out} at epoch {start_epoch}")
 
+    if start_epoch >= epochs and (out / "summary.json").is_file():
+        import json
+
+        log(f"ckd-train: {out} already finished ({epochs} epochs); keeping its summary")
+        return json.loads((out / "summary.json").read_text())
     model = objective
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
