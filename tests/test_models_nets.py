@@ -134,3 +134,19 @@ def test_load_student_roundtrip_and_errors(tmp_path):
         load_student(tmp_path / "mismatch.pt")
     with pytest.raises(InputError, match="does not exist"):
         load_student(tmp_path / "missing.pt")
+
+
+def test_forward_both_separate_bn_keeps_dvs_running_stats():
+    torch.manual_seed(0)
+    m = build_student({"arch": "vgg", "num_classes": 3, "width": 0.0625, "T": 2}).train()
+    x_d = (torch.rand(2, 4, 2, 48, 48) > 0.8).float()
+    x_s = torch.rand(2, 4, 2, 48, 48)
+    ref = build_student({"arch": "vgg", "num_classes": 3, "width": 0.0625, "T": 2}).train()
+    ref.load_state_dict(m.state_dict())
+    ld, ls, fd, fs = m.forward_both(x_d, x_s, separate_bn=True)
+    ld_ref, fd_ref = ref(x_d, return_features=True)
+    torch.testing.assert_close(ld, ld_ref)
+    torch.testing.assert_close(fd, fd_ref)
+    for k, v in ref.state_dict().items():  # running stats: the DVS pass only
+        torch.testing.assert_close(m.state_dict()[k], v, msg=k)
+    assert ls.shape == (2, 4, 3) and fs.shape == fd.shape

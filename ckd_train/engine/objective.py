@@ -37,7 +37,8 @@ class StudentObjective(nn.Module):
             logits = self.student(x_dvs, head="dvs")
             loss = tet_loss(logits, y, lam, phi)
             return loss, {"loss": loss.detach(), "cls_e": loss.detach()}, logits.detach()
-        logits_d, logits_s, f_d, f_s = self.student.forward_both(x_dvs, x_static)
+        logits_d, logits_s, f_d, f_s = self.student.forward_both(
+            x_dvs, x_static, separate_bn=bool(m.get("separate_bn", False)))
         cls_e = tet_loss(logits_d, y, lam, phi)
         cls_s = tet_loss(logits_s, y, lam, phi)
         da = self.da(f_s, f_d, logits_d, y)

@@ -62,11 +62,30 @@ class SpikingStudent(nn.Module):
             f = feat.reshape(T, B, -1)
         return logits, f
 
-    def forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor):
-        """One pass over the concatenated streams (same BN batch, as He et al.'s shared student).
+    def forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor, separate_bn: bool = False):
+        """Both streams through the shared student.
+
+        ``separate_bn=False``: one pass over the concatenated ``[T, 2B, ...]`` batch (BN batch
+        statistics and running statistics mix both domains). ``separate_bn=True``: two passes, each
+        stream normalised with its own batch statistics, and only the DVS pass updates the BN running
+        statistics (the static pass runs with momentum 0), so evaluation/deployment on DVS uses
+        DVS-only statistics.
 
         Returns ``(logits_dvs, logits_static, feat_dvs, feat_static)``, each ``[T, B, ...]``.
         """
+        if separate_bn:
+            ld, fd = self.forward(x_dvs, head="dvs", return_features=True)
+            bns = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+            saved = [(m.momentum, m.num_batches_tracked.clone()) for m in bns]
+            for m in bns:
+                m.momentum = 0.0
+            try:
+                ls, fs = self.forward(x_static, head="static", return_features=True)
+            finally:
+                for m, (mom, nbt) in zip(bns, saved):
+                    m.momentum = mom
+                    m.num_batches_tracked.copy_(nbt)
+            return ld, ls, fd, fs
         B = x_dvs.shape[1]
         x = torch.cat([x_dvs, x_static], dim=1)
         T = x.shape[0]
