@@ -116,7 +116,11 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
         saved = copy.deepcopy(ck["config"])
         for c in (saved, cfg):
             c.get("teacher", {}).pop("checkpoint", None)
-        if saved["method"] != cfg["method"] or saved["student"] != cfg["student"] or saved["data"] != cfg["data"]:
+        def differs(sec):  # keys only one side has are defaults added by a newer version
+            a, b = saved.get(sec, {}), cfg.get(sec, {})
+            return any(a[k] != b[k] for k in set(a) & set(b))
+
+        if any(differs(sec) for sec in ("method", "student", "data")):
             raise InputError(last_path, "--resume: the checkpoint was written by a different configuration")
         student.load_state_dict(ck["model"])
         if objective.da is not None:
