@@ -29,11 +29,57 @@ class InputError(Exception):
         return self.problem if self.path is None else f"{self.path}: {self.problem}"
 
 
+class _ProbeError(Exception):
+    """Raised instead of exiting while :class:`OneLineArgumentParser` looks for unknown options."""
+
+
 class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse parser whose usage errors are one line on stderr and exit status 2."""
+    """argparse parser whose usage errors are one line on stderr and exit status 2.
+
+    An unknown option is reported as such even when required arguments are missing too
+    (plain argparse would only complain about the missing ones).
+    """
+
+    _probing = False
 
     def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse API
+        if OneLineArgumentParser._probing:
+            raise _ProbeError(message)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        args = sys.argv[1:] if args is None else list(args)
+        unknown = self._unknown_options(args)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return super().parse_args(args, namespace)
+
+    def _unknown_options(self, args: list[str]) -> list[str]:
+        """Options argparse does not know, found by parsing with nothing required."""
+        if any(a in ("-h", "--help") for a in args):
+            return []
+        actions = list(_walk_actions(self))
+        saved = [(a, a.required) for a in actions]
+        OneLineArgumentParser._probing = True
+        try:
+            for a in actions:
+                a.required = False
+            _, extras = super().parse_known_args(args, None)
+        except (_ProbeError, SystemExit):
+            return []  # some other usage error: the real parse reports it
+        finally:
+            OneLineArgumentParser._probing = False
+            for a, req in saved:
+                a.required = req
+        return [e for e in extras if e.startswith("-") and e != "-"]
+
+
+def _walk_actions(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        yield action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _walk_actions(sub)
 
 
 def fail(prog: str, message: str) -> NoReturn:

@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(None, "--teacher is only for --to onnx (the NIR graph is the deployed student)")
     if args.samples < 1:
         raise InputError(None, "--samples must be >= 1")
-    torch.set_grad_enabled(False)
-    return export_nir(args) if args.to == "nir" else export_onnx(args)
+    with torch.no_grad():  # scoped: callers (tests, notebooks) keep their autograd state
+        return export_nir(args) if args.to == "nir" else export_onnx(args)
 
 
 if __name__ == "__main__":  # pragma: no cover
