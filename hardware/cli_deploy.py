@@ -33,7 +33,7 @@ def build_parser() -> OneLineArgumentParser:
                    help="conv: pooling as a grouped strided conv + neuron layer; fold: fold it exactly "
                         "into the next synaptic layer")
     p.add_argument("--batch-size", type=int, default=16, help="samples simulated together")
-    p.add_argument("--limit", type=int, default=None, help="run only the first N test samples")
+    p.add_argument("--limit", type=int, default=None, help="run N test samples spread evenly over the test split (it is ordered by class)")
     p.add_argument("--dt", type=float, default=None, help="Euler step of the neuron nodes if the graph has no metadata dt")
     p.add_argument("--no-diagnostics", action="store_true",
                    help="skip the float/quantised-float accuracies of the mapped layers")

@@ -71,11 +71,21 @@ def _method_name(value) -> str | None:
     return text
 
 
+def subset_indices(size: int, limit: int | None) -> np.ndarray:
+    """All indices, or ``limit`` of them spread evenly over the split.
+
+    Test splits are stored class by class, so the first N samples would all be one class.
+    """
+    if limit is None or limit >= size:
+        return np.arange(size)
+    return np.unique(np.linspace(0, size - 1, limit).round().astype(int))
+
+
 def _batches_from_dataset(ds, batch: int, limit: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    n = len(ds) if limit is None else min(limit, len(ds))
-    for start in range(0, n, batch):
+    idx = subset_indices(len(ds), limit)
+    for start in range(0, len(idx), batch):
         xs, ys = [], []
-        for i in range(start, min(start + batch, n)):
+        for i in idx[start:start + batch]:
             x, y = ds[i]
             xs.append(np.asarray(x, dtype=np.float32))
             ys.append(int(y))
@@ -220,7 +230,7 @@ def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str 
         paired = build_datasets(cfg, log=log)
         classes = classes or list(paired.classes)
         ds = paired.dvs_test
-        num = len(ds) if limit is None else min(limit, len(ds))
+        num = len(subset_indices(len(ds), limit))
         batches = _batches_from_dataset(ds, batch_size, limit)
         nonbin = 0
     if num < 1:
