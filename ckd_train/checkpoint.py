@@ -54,30 +54,25 @@ def load_student(path: str | os.PathLike):
     """Rebuild the student SNN of a checkpoint: returns ``(model.eval(), ckpt_dict)``."""
     from ckd_train.models import build_student
 
-    ckpt = read_checkpoint(path, "student")
-    scfg = ckpt["config"].get("student")
-    if not isinstance(scfg, dict):
-        raise InputError(path, "checkpoint config has no 'student' section")
-    try:
-        model = build_student(scfg)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(path, f"bad student config: {exc}") from None
-    _load_weights(path, model, ckpt["model"])
-    return model.eval(), ckpt
+    return _load_model(path, "student", build_student)
 
 
 def load_teacher(path: str | os.PathLike):
     """Rebuild the ANN teacher of a checkpoint: returns ``(model.eval(), ckpt_dict)``."""
     from ckd_train.models import build_teacher
 
-    ckpt = read_checkpoint(path, "teacher")
-    tcfg = ckpt["config"].get("teacher")
-    if not isinstance(tcfg, dict):
-        raise InputError(path, "checkpoint config has no 'teacher' section")
+    return _load_model(path, "teacher", build_teacher)
+
+
+def _load_model(path, kind: str, build):
+    ckpt = read_checkpoint(path, kind)
+    cfg = ckpt["config"].get(kind)
+    if not isinstance(cfg, dict):
+        raise InputError(path, f"checkpoint config has no '{kind}' section")
     try:
-        model = build_teacher(tcfg)
+        model = build(cfg)
     except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(path, f"bad teacher config: {exc}") from None
+        raise InputError(path, f"bad {kind} config: {exc}") from None
     _load_weights(path, model, ckpt["model"])
     return model.eval(), ckpt
 

@@ -179,10 +179,30 @@ def _euler_coefficients(tau, r, v_leak, dt: float):
     return 1.0 - k, k * r, k * v_leak
 
 
-class LeakyNeuronNode(SeqNode):
-    """``LIF`` (spiking) and ``LI`` (non-spiking, outputs ``v``); state ``v`` starts at 0."""
+class MembraneNode(SeqNode):
+    """Base of the neuron nodes: a spiking node emits ``v > v_threshold`` and resets ``v`` to
+    ``v_reset`` (NIR's hard reset); a non-spiking one outputs ``v`` itself."""
 
     stateful = True
+
+    def _init_output(self, node, dtype, spiking: bool) -> None:
+        self.spiking = spiking
+        if spiking:
+            self.register_buffer("v_th", _t(node.v_threshold, dtype))
+            self.register_buffer("v_reset", _t(node.v_reset, dtype))
+
+    def _emit(self, v, out: list):
+        """Append this step's output to ``out``; return ``v`` after the reset."""
+        if not self.spiking:
+            out.append(v)
+            return v
+        z = v > self.v_th
+        out.append(z.to(v.dtype))
+        return torch.where(z, self.v_reset.expand_as(v), v)
+
+
+class LeakyNeuronNode(MembraneNode):
+    """``LIF`` (spiking) and ``LI`` (non-spiking, outputs ``v``); state ``v`` starts at 0."""
 
     def __init__(self, node, dtype, dt: float):
         super().__init__()
@@ -190,56 +210,36 @@ class LeakyNeuronNode(SeqNode):
         self.register_buffer("a", _t(a, dtype))
         self.register_buffer("b", _t(b, dtype))
         self.register_buffer("c", _t(c, dtype))
-        self.spiking = isinstance(node, nir.LIF)
-        if self.spiking:
-            self.register_buffer("v_th", _t(node.v_threshold, dtype))
-            self.register_buffer("v_reset", _t(node.v_reset, dtype))
+        self._init_output(node, dtype, isinstance(node, nir.LIF))
 
     def forward(self, x):
         v = torch.zeros_like(x[0])
         out = []
         for t in range(x.shape[0]):
             v = self.a * v + self.b * x[t] + self.c
-            if self.spiking:
-                z = v > self.v_th
-                v = torch.where(z, self.v_reset.expand_as(v), v)
-                out.append(z.to(x.dtype))
-            else:
-                out.append(v)
+            v = self._emit(v, out)
         return torch.stack(out)
 
 
-class IntegratorNode(SeqNode):
+class IntegratorNode(MembraneNode):
     """``IF`` (``v ← v + dt r I``, spike ``v > v_threshold``, reset to ``v_reset``) and ``I``."""
-
-    stateful = True
 
     def __init__(self, node, dtype, dt: float):
         super().__init__()
         self.register_buffer("b", _t(dt * np.asarray(node.r, dtype=np.float64), dtype))
-        self.spiking = isinstance(node, nir.IF)
-        if self.spiking:
-            self.register_buffer("v_th", _t(node.v_threshold, dtype))
-            self.register_buffer("v_reset", _t(node.v_reset, dtype))
+        self._init_output(node, dtype, isinstance(node, nir.IF))
 
     def forward(self, x):
         v = torch.zeros_like(x[0])
         out = []
         for t in range(x.shape[0]):
             v = v + self.b * x[t]
-            if self.spiking:
-                z = v > self.v_th
-                v = torch.where(z, self.v_reset.expand_as(v), v)
-                out.append(z.to(x.dtype))
-            else:
-                out.append(v)
+            v = self._emit(v, out)
         return torch.stack(out)
 
 
-class CubaNode(SeqNode):
+class CubaNode(MembraneNode):
     """``CubaLIF`` / ``CubaLI``: synapse ``I ← I + dt/tau_syn (-I + w_in S)``, then the membrane."""
-
-    stateful = True
 
     def __init__(self, node, dtype, dt: float):
         super().__init__()
@@ -250,10 +250,7 @@ class CubaNode(SeqNode):
         self.register_buffer("a", _t(a, dtype))
         self.register_buffer("b", _t(b, dtype))
         self.register_buffer("c", _t(c, dtype))
-        self.spiking = isinstance(node, nir.CubaLIF)
-        if self.spiking:
-            self.register_buffer("v_th", _t(node.v_threshold, dtype))
-            self.register_buffer("v_reset", _t(node.v_reset, dtype))
+        self._init_output(node, dtype, isinstance(node, nir.CubaLIF))
 
     def forward(self, x):
         i = torch.zeros_like(x[0])
@@ -262,12 +259,7 @@ class CubaNode(SeqNode):
         for t in range(x.shape[0]):
             i = self.syn_a * i + self.syn_b * x[t]
             v = self.a * v + self.b * i + self.c
-            if self.spiking:
-                z = v > self.v_th
-                v = torch.where(z, self.v_reset.expand_as(v), v)
-                out.append(z.to(x.dtype))
-            else:
-                out.append(v)
+            v = self._emit(v, out)
         return torch.stack(out)
 
 
