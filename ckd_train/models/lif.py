@@ -54,50 +54,74 @@ def lif_multistep(x: torch.Tensor, beta: float, threshold: float, spike_fn, mem0
     return torch.stack(spikes), torch.stack(mems)
 
 
+def lif_scan(x: torch.Tensor, beta: float, threshold: float, want_keep: bool = True):
+    """The forward recurrence of :func:`lif_multistep` without autograd, in preallocated buffers.
+
+    Returns ``(mems[T, ...], keep[T, ...] | None)`` with ``keep[t] = 1 - S[t] = (U[t] <= V_th)``
+    (``x.dtype``, so ``1 - R[t+1] = keep[t]``). Per step two vectorised kernels write straight into
+    the output slices: ``keep[t] = le(U[t], V_th)`` and ``U[t+1] = addcmul(X[t+1], U[t], keep[t],
+    value=beta)`` = ``X[t+1] + beta * (U[t] * keep[t])`` — the same rounding as :func:`lif_step`.
+    (Float ``out=`` comparisons: a ``bool`` mask is several times slower on CPU.) The buffers take
+    ``x``'s memory layout (``empty_like``), so a ``channels_last`` input stays ``channels_last``.
+    """
+    T = x.shape[0]
+    mems = torch.empty_like(x)
+    keep = torch.empty_like(x) if want_keep else torch.empty_like(x[0])
+    mems[0].copy_(x[0])  # U[0] = beta * U[-1] + X[0] = X[0]
+    for t in range(T):
+        k = keep[t] if want_keep else keep
+        if want_keep or t + 1 < T:
+            torch.le(mems[t], threshold, out=k)
+        if t + 1 < T:
+            torch.addcmul(x[t + 1], mems[t], k, value=beta, out=mems[t + 1])
+    return mems, (keep if want_keep else None)
+
+
+def triangle_grad_(u: torch.Tensor, threshold: float, alpha: float) -> torch.Tensor:
+    """In place: ``u <- alpha * max(0, 1 - alpha |u - V_th|)`` (:mod:`.surrogate`, same op order)."""
+    return u.sub_(threshold).abs_().mul_(-alpha).add_(1.0).clamp_(min=0.0).mul_(alpha)
+
+
 class _FusedLIF(torch.autograd.Function):
     """:func:`lif_multistep` with the triangle surrogate as one autograd node (hand-written BPTT).
 
-    Backward of ``U[t] = beta (1 - R[t]) U[t-1] + X[t]``, ``S[t] = H(U[t] - V_th)`` (R detached)::
+    Forward: :func:`lif_scan` (no graph), ``S = (U > V_th)``; saved for backward are the surrogate
+    derivative ``sg[t] = alpha max(0, 1 - alpha |U[t] - V_th|)`` (computed in place over the membrane
+    buffer) and ``keep[t] = 1 - S[t]``. Backward of ``U[t] = beta (1 - R[t]) U[t-1] + X[t]``,
+    ``S[t] = H(U[t] - V_th)`` (R detached, ``1 - R[t+1] = keep[t]``)::
 
-        dL/dU[t] = dL/dS[t] * alpha * max(0, 1 - alpha |U[t] - V_th|) + dL/dU_out[t]
-                   + dL/dU[t+1] * beta * (1 - R[t+1])
+        dL/dU[t] = dL/dS[t] * sg[t] + dL/dU_out[t] + dL/dU[t+1] * beta * keep[t]
         dL/dX[t] = dL/dU[t]
 
-    Same numbers as autograd through :func:`lif_step` (tests), far fewer graph nodes.
+    i.e. one elementwise product and then a single reverse loop of in-place ``addcmul_``.
+    ``with_mem=True`` also returns the membrane ``U`` (differentiable, for the CKA alignment).
+    Same numbers as autograd through :func:`lif_step` (``tests/test_models_lif.py``).
     """
 
     @staticmethod
-    def forward(ctx, x, beta: float, threshold: float, alpha: float):
-        T = x.shape[0]
-        mems = torch.empty_like(x)
-        mem = torch.zeros_like(x[0])
-        for t in range(T):
-            keep = (mem <= threshold).to(x.dtype)  # 1 - R[t]
-            mem = torch.addcmul(x[t], mem, keep, value=beta)
-            mems[t] = mem
-        spikes = (mems > threshold).to(x.dtype)
-        ctx.save_for_backward(mems)
-        ctx.consts = (beta, threshold, alpha)
-        return spikes, mems
+    def forward(ctx, x, beta: float, threshold: float, alpha: float, with_mem: bool):
+        mems, keep = lif_scan(x, beta, threshold)
+        spikes = torch.empty_like(mems)
+        torch.gt(mems, threshold, out=spikes)
+        mem_out = mems.clone() if with_mem else None
+        sg = triangle_grad_(mems, threshold, alpha)  # reuses the membrane buffer
+        ctx.save_for_backward(sg, keep)
+        ctx.beta = beta
+        ctx.set_materialize_grads(False)
+        return (spikes, mem_out) if with_mem else spikes
 
     @staticmethod
-    def backward(ctx, g_spk, g_mem):
-        (mems,) = ctx.saved_tensors
-        beta, thr, alpha = ctx.consts
-        sg = (alpha * torch.clamp(1.0 - alpha * (mems - thr).abs(), min=0.0))
+    def backward(ctx, g_spk, g_mem=None):
+        sg, keep = ctx.saved_tensors
         if g_spk is None:
-            g_spk = torch.zeros_like(mems)
-        g = g_spk * sg
+            g = torch.zeros_like(sg)
+        else:
+            g = g_spk * sg
         if g_mem is not None:
-            g = g + g_mem
-        gx = torch.empty_like(mems)
-        carry = torch.zeros_like(mems[0])
-        for t in range(mems.shape[0] - 1, -1, -1):
-            cur = g[t] + carry
-            gx[t] = cur
-            if t > 0:  # dU[t]/dU[t-1] = beta * (1 - R[t]),  R[t] = H(U[t-1] - V_th)
-                carry = cur * (mems[t - 1] <= thr).to(cur.dtype) * beta
-        return gx, None, None, None
+            g.add_(g_mem)
+        for t in range(g.shape[0] - 2, -1, -1):  # dU[t+1]/dU[t] = beta * (1 - R[t+1]) = beta * keep[t]
+            g[t].addcmul_(g[t + 1], keep[t], value=ctx.beta)
+        return g, None, None, None, None
 
 
 class MultiStepLIF(snntorch.Leaky):
@@ -140,9 +164,15 @@ class MultiStepLIF(snntorch.Leaky):
             if x.shape[0] % T:
                 raise ValueError(f"MultiStepLIF: leading dim {x.shape[0]} is not a multiple of T={T}")
             xs = x.reshape(T, x.shape[0] // T, *x.shape[1:])
-        if isinstance(self.spike_grad, Triangle) and self.fused:
-            spikes, mems = _FusedLIF.apply(xs, self.beta, self.threshold, self.spike_grad.alpha)
-        else:
+        mems = None
+        if not (isinstance(self.spike_grad, Triangle) and self.fused):
             spikes, mems = lif_multistep(xs, self.beta, self.threshold, self.spike_grad)
+        elif torch.is_grad_enabled() and xs.requires_grad:
+            out = _FusedLIF.apply(xs, self.beta, self.threshold, self.spike_grad.alpha, self.record_mem)
+            spikes, mems = out if self.record_mem else (out, None)
+        else:  # inference: no graph, nothing saved
+            mems, _ = lif_scan(xs, self.beta, self.threshold, want_keep=False)
+            spikes = torch.empty_like(mems)
+            torch.gt(mems, self.threshold, out=spikes)
         self.last_mem = mems if self.record_mem else None
         return spikes if T is None else spikes.reshape(x.shape)
