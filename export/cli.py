@@ -30,7 +30,7 @@ def build_parser() -> OneLineArgumentParser:
     p.add_argument("--teacher", action="store_true", help="export the ANN teacher (ONNX only)")
     p.add_argument("--verify", action="store_true", help="simulate the written file and compare with PyTorch")
     p.add_argument("--frames", help="verification input .npy: [B, T, C, H, W] or [T, C, H, W] (default: test split)")
-    p.add_argument("--samples", type=int, default=32, help="test samples used by --verify (default 32)")
+    p.add_argument("--samples", type=int, default=32, help="test samples used by --verify, spread over the classes (default 32; 0 = the whole test split)")
     p.add_argument("--no-norse", action="store_true", help="skip the Norse simulation in --verify")
     p.add_argument("--report", help="write the verification numbers as JSON here")
     return p
@@ -57,18 +57,19 @@ def load_frames(path: str, T: int, input_shape) -> torch.Tensor:
 
 
 def test_frames(ckpt: dict, model_path: str, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``samples`` DVS test frames of the checkpoint's dataset: ``([B, T, C, H, W], labels)``."""
+    """``samples`` DVS test frames of the checkpoint's dataset, spread over its classes:
+    ``([B, T, C, H, W], labels)``."""
     from ckd_train.data import DataConfig, build_datasets
+    from ckd_train.data.splits import spread_subset
 
     data_cfg = (ckpt.get("config") or {}).get("data")
     if not isinstance(data_cfg, dict):
         raise InputError(model_path, "checkpoint config has no 'data' section; pass --frames X.npy")
     data = build_datasets(DataConfig.from_dict(data_cfg))
     ds = data.dvs_test if len(data.dvs_test) else data.dvs_val
-    n = min(int(samples), len(ds))
-    if n == 0:
+    if len(ds) == 0:
         raise InputError(model_path, "the dataset has no test samples; pass --frames X.npy")
-    xs, ys = zip(*(ds[i] for i in range(n)))
+    xs, ys = zip(*(ds[int(i)] for i in spread_subset(len(ds), int(samples) or None)))
     return torch.stack([torch.as_tensor(x) for x in xs]).float(), torch.as_tensor(ys)
 
 
@@ -204,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.teacher and args.to != "onnx":
         raise InputError(None, "--teacher is only for --to onnx (the NIR graph is the deployed student)")
-    if args.samples < 1:
-        raise InputError(None, "--samples must be >= 1")
+    if args.samples < 0:
+        raise InputError(None, "--samples must be >= 0 (0 = the whole test split)")
     with torch.no_grad():  # scoped: callers (tests, notebooks) keep their autograd state
         return export_nir(args) if args.to == "nir" else export_onnx(args)
 

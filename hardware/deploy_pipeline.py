@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from ckd_train.atomic_io import save_numpy, write_json
+from ckd_train.data.splits import spread_subset
 from ckd_train.errors import InputError
 from hardware.core_allocation import allocate, out_degree
 from hardware.layer_float_sim import run_layers
@@ -71,18 +72,8 @@ def _method_name(value) -> str | None:
     return text
 
 
-def subset_indices(size: int, limit: int | None) -> np.ndarray:
-    """All indices, or ``limit`` of them spread evenly over the split.
-
-    Test splits are stored class by class, so the first N samples would all be one class.
-    """
-    if limit is None or limit >= size:
-        return np.arange(size)
-    return np.unique(np.linspace(0, size - 1, limit).round().astype(int))
-
-
 def _batches_from_dataset(ds, batch: int, limit: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    idx = subset_indices(len(ds), limit)
+    idx = spread_subset(len(ds), limit)
     for start in range(0, len(idx), batch):
         xs, ys = [], []
         for i in idx[start:start + batch]:
@@ -230,7 +221,7 @@ def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str 
         paired = build_datasets(cfg, log=log)
         classes = classes or list(paired.classes)
         ds = paired.dvs_test
-        num = len(subset_indices(len(ds), limit))
+        num = len(spread_subset(len(ds), limit))
         batches = _batches_from_dataset(ds, batch_size, limit)
         nonbin = 0
     if num < 1:

@@ -29,15 +29,15 @@ stage() {  # stage NAME CMD...: run one stage, stop the demo with its exit statu
 stage data        $BIN/ckd-data synth --out data/n-digits
 stage data-show   $BIN/ckd-data show --data n-digits --out "$OUT/data-show"
 stage teacher     $BIN/ckd-train teacher --config "$CONFIG" --out "$OUT/teacher" --seed "$SEED" --resume --no-progress
-stage teacher-onnx $BIN/ckd-export --to onnx --teacher "$OUT/teacher/best.pt" -o "$OUT/teacher/teacher.onnx" --verify --samples 32
+stage teacher-onnx $BIN/ckd-export --to onnx --teacher "$OUT/teacher/best.pt" -o "$OUT/teacher/teacher.onnx" --verify --samples 0
 
 for m in "${METHODS[@]}"; do
   run="$OUT/$m"
   stage "train-$m"  $BIN/ckd-train student --method "$m" --teacher "$OUT/teacher/best.pt" --config "$CONFIG" \
                       --out "$run" --seed "$SEED" --resume --no-progress
-  stage "nir-$m"    $BIN/ckd-export --to nir "$run/best.pt" -o "$run/model.nir" --verify --samples 32 \
+  stage "nir-$m"    $BIN/ckd-export --to nir "$run/best.pt" -o "$run/model.nir" --verify --samples 0 \
                       --report "$run/export-verify.json"
-  stage "onnx-$m"   $BIN/ckd-export --to onnx "$run/best.pt" -o "$run/model.onnx" --verify --samples 32
+  stage "onnx-$m"   $BIN/ckd-export --to onnx "$run/best.pt" -o "$run/model.onnx" --verify --samples 0
   stage "loihi-$m"  $BIN/ckd-deploy --target loihi-sim "$run/model.nir" --data n-digits --sim fast --out "$run/deploy-loihi"
 done
 stage cpu-ckd       $BIN/ckd-deploy --target cpu "$OUT/ckd/model.nir" --data n-digits --out "$OUT/ckd/deploy-cpu"
