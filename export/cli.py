@@ -193,11 +193,13 @@ def _teacher_inputs(args, ckpt, shape) -> torch.Tensor:
     data_cfg = (ckpt.get("config") or {}).get("data")
     if not isinstance(data_cfg, dict):
         raise InputError(args.model, "checkpoint config has no 'data' section; pass --frames X.npy")
+    from ckd_train.data.splits import spread_subset
+
     data = build_datasets(DataConfig.from_dict(data_cfg))
-    n = min(args.samples, len(data.rgb_test))
-    if n == 0:
+    if len(data.rgb_test) == 0:
         raise InputError(args.model, "the dataset has no RGB test samples; pass --frames X.npy")
-    return torch.stack([torch.as_tensor(data.rgb_test[i][0]) for i in range(n)]).float()
+    idx = spread_subset(len(data.rgb_test), args.samples or None)
+    return torch.stack([torch.as_tensor(data.rgb_test[int(i)][0]) for i in idx]).float()
 
 
 @cli_entry("ckd-export")
