@@ -25,6 +25,7 @@ from ckd_train.engine.checkpointing import (make_checkpoint, save_checkpoint, se
 from ckd_train.engine.device import autocast_factory, pick_device
 from ckd_train.engine.epoch_plan import make_epoch_plan, shard
 from ckd_train.engine.evaluation import evaluate_student, teacher_logits
+from ckd_train.engine.glibc_heap import keep_freed_heap
 from ckd_train.engine.objective import StudentObjective
 from ckd_train.engine.run_config import learning_rate, validate
 from ckd_train.errors import InputError
@@ -71,6 +72,8 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
     device = pick_device(tr.get("device", "auto"))
     if tr.get("threads"):
         torch.set_num_threads(int(tr["threads"]))
+    if device.type == "cpu":
+        keep_freed_heap()  # reuse freed T*B activations instead of re-faulting mmap pages (glibc_heap)
     rank, world = ddp.init_distributed(device)
     seed = int(tr["seed"])
     G = int(tr["batch_size"])

@@ -85,27 +85,37 @@ def triangle_grad_(u: torch.Tensor, threshold: float, alpha: float) -> torch.Ten
 class _FusedLIF(torch.autograd.Function):
     """:func:`lif_multistep` with the triangle surrogate as one autograd node (hand-written BPTT).
 
-    Forward: :func:`lif_scan` (no graph), ``S = (U > V_th)``; saved for backward are the surrogate
-    derivative ``sg[t] = alpha max(0, 1 - alpha |U[t] - V_th|)`` (computed in place over the membrane
-    buffer) and ``keep[t] = 1 - S[t]``. Backward of ``U[t] = beta (1 - R[t]) U[t-1] + X[t]``,
-    ``S[t] = H(U[t] - V_th)`` (R detached, ``1 - R[t+1] = keep[t]``)::
+    Forward (no graph, preallocated buffers in ``x``'s layout, one pass per time slice while it is
+    in cache): ``keep[t] = (U[t] <= V_th)``, ``S[t] = (U[t] > V_th)``,
+    ``U[t+1] = X[t+1] + beta (U[t] keep[t])`` (:func:`lif_scan`), then the membrane slice is
+    overwritten in place by the surrogate derivative ``sg[t] = alpha max(0, 1 - alpha |U[t] - V_th|)``.
+    Saved for backward: ``sg`` and ``keep = 1 - S``. Backward of ``U[t] = beta (1 - R[t]) U[t-1] +
+    X[t]``, ``S[t] = H(U[t] - V_th)`` (R detached, ``1 - R[t+1] = keep[t]``), one reverse loop::
 
         dL/dU[t] = dL/dS[t] * sg[t] + dL/dU_out[t] + dL/dU[t+1] * beta * keep[t]
         dL/dX[t] = dL/dU[t]
 
-    i.e. one elementwise product and then a single reverse loop of in-place ``addcmul_``.
     ``with_mem=True`` also returns the membrane ``U`` (differentiable, for the CKA alignment).
-    Same numbers as autograd through :func:`lif_step` (``tests/test_models_lif.py``).
+    Bit-identical spikes and input gradients to autograd through :func:`lif_step` without
+    ``with_mem`` (with it, the three-term sum above is added in a different order: equal to
+    rounding); ``tests/test_models_lif.py``.
     """
 
     @staticmethod
     def forward(ctx, x, beta: float, threshold: float, alpha: float, with_mem: bool):
-        mems, keep = lif_scan(x, beta, threshold)
-        spikes = torch.empty_like(mems)
-        torch.gt(mems, threshold, out=spikes)
-        mem_out = mems.clone() if with_mem else None
-        sg = triangle_grad_(mems, threshold, alpha)  # reuses the membrane buffer
-        ctx.save_for_backward(sg, keep)
+        T = x.shape[0]
+        mems, keep, spikes = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+        mem_out = torch.empty_like(x) if with_mem else None
+        mems[0].copy_(x[0])  # U[0] = X[0]  (U[-1] = 0)
+        for t in range(T):
+            torch.le(mems[t], threshold, out=keep[t])
+            torch.gt(mems[t], threshold, out=spikes[t])
+            if t + 1 < T:
+                torch.addcmul(x[t + 1], mems[t], keep[t], value=beta, out=mems[t + 1])
+            if with_mem:
+                mem_out[t].copy_(mems[t])
+            triangle_grad_(mems[t], threshold, alpha)  # U[t] no longer needed: becomes sg[t]
+        ctx.save_for_backward(mems, keep)
         ctx.beta = beta
         ctx.set_materialize_grads(False)
         return (spikes, mem_out) if with_mem else spikes
@@ -113,14 +123,17 @@ class _FusedLIF(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_spk, g_mem=None):
         sg, keep = ctx.saved_tensors
-        if g_spk is None:
-            g = torch.zeros_like(sg)
-        else:
-            g = g_spk * sg
-        if g_mem is not None:
-            g.add_(g_mem)
-        for t in range(g.shape[0] - 2, -1, -1):  # dU[t+1]/dU[t] = beta * (1 - R[t+1]) = beta * keep[t]
-            g[t].addcmul_(g[t + 1], keep[t], value=ctx.beta)
+        T = sg.shape[0]
+        g = torch.empty_like(sg)
+        for t in range(T - 1, -1, -1):
+            if g_spk is None:
+                g[t].zero_()
+            else:
+                torch.mul(g_spk[t], sg[t], out=g[t])
+            if g_mem is not None:
+                g[t].add_(g_mem[t])
+            if t + 1 < T:  # dU[t+1]/dU[t] = beta * (1 - R[t+1]) = beta * keep[t]
+                g[t].addcmul_(g[t + 1], keep[t], value=ctx.beta)
         return g, None, None, None, None
 
 
