@@ -1,6 +1,6 @@
 """`ckd-deploy` console script: map a NIR graph to Loihi 2 (lava-dl netx) and run it on a simulator.
 
-    ckd-deploy --target loihi-sim model.nir --data n-digits [--sim fast|lava] [--pool-mode conv|fold] --out DIR
+    ckd-deploy --target loihi-sim model.nir --data n-digits [--sim fast|lava] [--pool-mode conv|thermometer|fold] --out DIR
     ckd-deploy --target cpu|gpu   model.nir --data n-digits --out DIR        (float reference)
     ckd-deploy --target loihi-sim other.nir --input X.npy --out DIR          (no labels → outputs.npy)
     ckd-deploy --target loihi-sim model.net --steps N [--input-spikes S.npy] --out DIR   (run a .net)
@@ -29,9 +29,10 @@ def build_parser() -> OneLineArgumentParser:
     p.add_argument("--data-root", default=None, metavar="DIR", help="dataset folder (default: $CKD_DATA_DIR/NAME)")
     p.add_argument("--input", default=None, metavar="X.npy", dest="input_npy",
                    help="unlabelled inputs (samples, T, C, H, W) instead of --data; writes outputs.npy")
-    p.add_argument("--pool-mode", default="conv", choices=["conv", "fold"],
-                   help="conv: pooling as a grouped strided conv + neuron layer; fold: fold it exactly "
-                        "into the next synaptic layer")
+    p.add_argument("--pool-mode", default="conv", choices=["conv", "thermometer", "fold"],
+                   help="conv: pooling as a grouped strided conv + one neuron per window (spikes when >= half "
+                        "spiked; lossy); thermometer: the same conv with kh*kw neurons per window coding the "
+                        "spike count (exact); fold: fold it exactly into the next synaptic layer")
     p.add_argument("--batch-size", type=int, default=16, help="samples simulated together")
     p.add_argument("--limit", type=int, default=None, help="run N test samples spread evenly over the test split (it is ordered by class)")
     p.add_argument("--dt", type=float, default=None, help="Euler step of the neuron nodes if the graph has no metadata dt")

@@ -192,7 +192,7 @@ def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str 
     if dt is None and meta.get("dt") is not None:
         dt = float(meta["dt"])
     map_mode = pool_mode
-    if target != "loihi-sim" and pool_mode == "conv":
+    if target != "loihi-sim" and pool_mode in ("conv", "thermometer"):
         try:    # float targets: no pool neurons exist there; count spikes of the real neuron nodes
             map_graph(graph, pool_mode="fold", dt=dt, where=nir_path)
             map_mode = "fold"
@@ -302,7 +302,7 @@ def _run(graph, net, alloc, entries, meta, classes, batches, num, nonbin, T, tar
             "quantized_float_accuracy": correct["quantized_float"] / seen,
             "quantized_no_reset_accuracy": correct["no_reset"] / seen,
             "explain": ("reference = float NIR graph; mapped_float = mapped layers in float "
-                        "(pool-as-conv binarisation only); quantized_float = + integer weights/thresholds "
+                        "(pool-as-conv binarisation only; none with pool mode thermometer or fold); quantized_float = + integer weights/thresholds "
                         "and 12-bit decays; deployed = + 24-bit fixed-point state, truncating decays; quantized_no_reset = quantized_float "
                         "with Loihi's per-layer delay but WITHOUT the aligned resets (biases act before the "
                         "input arrives): the timing error the reset scheme removes")}

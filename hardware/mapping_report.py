@@ -63,6 +63,11 @@ def mapping_block(net: MappedNetwork, alloc: dict | None = None) -> dict:
         "pool_mapping": ("pooling mapped to a grouped strided convolution + neuron layer (netx has no "
                          "pool layer); the neuron spikes when >= half of its window spiked"
                          if net.pool_mode == "conv" else
+                         "pooling mapped to a grouped strided convolution + neuron layer (netx has no "
+                         "pool layer) with kh*kw neurons per channel and window, neuron j spiking iff >= j "
+                         "of the window's inputs spiked (thermometer code); the next layer reads them with "
+                         "weight w/(kh*kw) each: exact"
+                         if net.pool_mode == "thermometer" else
                          "pooling folded exactly into the next synaptic layer (kernel x stride)"),
         "dt": net.dt, "num_layers": len(net.layers),
         "cores": alloc["cores"], "chips": alloc["chips"], "fits": alloc["fits"],

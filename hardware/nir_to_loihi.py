@@ -7,7 +7,10 @@ Accepted graphs: one chain ``Input → … → Output`` (netx networks are seque
   semantics of :mod:`simulators.nir_nodes`); the LAST synapse may have no neuron: it becomes the
   non-spiking read-out layer;
 * between a neuron and the next synapse: ``AvgPool2d`` / ``SumPool2d`` (see
-  :mod:`hardware.pool_as_conv` for ``pool_mode`` "conv" | "fold"), ``Scale``, ``Flatten``.
+  :mod:`hardware.pool_as_conv` for ``pool_mode`` "conv" | "thermometer" | "fold"), ``Scale``,
+  ``Flatten``. In "thermometer" mode the pool layer has ``n = kh·kw`` output channels per input
+  channel and the next synapse's input channels are expanded ×n (weights / n, replicated) while
+  the NIR-side shapes stay those of the graph.
 
 Neuron → CUBA-LIF (Lava ``PyLifModelBitAcc``; float Euler step ``v ← a v + g I + c``)::
 
@@ -38,7 +41,7 @@ from hardware.fixed_point import decay_from_beta, quantize_synapse, beta_from_de
 from hardware.loihi_layer import LoihiLayer
 from hardware import pool_as_conv as pac
 
-POOL_MODES = ("conv", "fold")
+POOL_MODES = ("conv", "thermometer", "fold")
 NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF)
 SYNAPSE_TYPES = (nir.Conv2d, nir.Affine, nir.Linear)
 PASS_TYPES = (nir.AvgPool2d, nir.SumPool2d, nir.Scale, nir.Flatten)
@@ -205,6 +208,16 @@ def _apply_pending(syn: _Syn, pending: list, where) -> None:
                 raise InputError(where, f"node {name!r} (Scale): a scale of shape {sc.shape} cannot be folded into "
                                         f"{syn.names[-1]!r} (only scalar or per-channel scales)")
             syn.names.insert(0, name)
+        elif kind == "thermo":
+            _, name, n, factor, logical_shape, expanded_shape = op
+            if syn.map_form or syn.kind == "conv":
+                syn.w = pac.expand_for_thermometer(syn.w, n, factor)
+            else:
+                raise InputError(where, f"node {name!r}: a thermometer pool must be followed by a convolution "
+                                        "or Flatten + Affine/Linear")
+            syn.in_shape = tuple(expanded_shape)
+            syn.notes.append(f"reads the thermometer code of pool {name!r}: input channels x{n}, "
+                             f"weights x{factor:g} replicated over each channel's {n} thermometer neurons")
         elif kind == "pool":
             _, name, k, s, p, is_sum, pre_shape, post_shape = op
             if k != s or p != (0, 0):
@@ -341,6 +354,30 @@ def _pool_layer(name, node, shape, where) -> LoihiLayer:
     return layer
 
 
+def _thermometer_pool_layer(name, node, shape, where) -> LoihiLayer:
+    """Exact pool-as-conv (module doc of :mod:`hardware.pool_as_conv`, "thermometer")."""
+    if len(shape) != 3:
+        raise InputError(where, f"node {name!r} ({type(node).__name__}) needs a (C, H, W) input, got {shape}")
+    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
+    c = shape[0]
+    out_hw = tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
+    if min(out_hw) <= 0:
+        raise InputError(where, f"node {name!r}: pooling output would be empty for input {shape}")
+    prm = pac.thermometer_layer_params(c, k)
+    n = prm["n"]
+    syn = _Syn(name, "conv", prm["weight"], prm["bias"], shape, (c * n, *out_hw), s, p, (1, 1), c)
+    q = quantize_synapse(prm["weight"], prm["bias"], prm["threshold_float"], fixed_scale=prm["scale"])
+    if q.saturated_biases:
+        raise InputError(where, f"node {name!r}: a {k[0]}x{k[1]} window needs thermometer biases down to "
+                                f"{2 - 2 * n}, beyond the 13-bit bias mantissa; use --pool-mode conv or fold")
+    layer = _make_layer(syn, name, prm["weight"], prm["bias"], prm["threshold_float"], 0.0, 0.0, 4096, 4096, q,
+                        kind="pool")
+    layer.notes.append(f"netx has no pool layer: mapped to a grouped strided convolution (groups = C) with {n} "
+                       f"memoryless neurons per channel and window (thermometer code: neuron j spikes iff >= j of "
+                       f"the {n} window inputs spiked; weight 2, bias 2 - 2j, vThMant 1); exact")
+    return layer
+
+
 def map_graph(graph: nir.NIRGraph, pool_mode: str = "conv", dt: float | None = None,
               where: str | os.PathLike | None = None) -> MappedNetwork:
     """Map a NIR graph to netx layers (rules in the module docstring)."""
@@ -380,7 +417,17 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "conv", dt: float | None = N
                 raise InputError(where, f"node {name!r} ({t}) sits between the synapse {syn.names[-1]!r} and its neuron; "
                                         "netx cannot express it there")
             if isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
-                if pool_mode == "conv":
+                if pool_mode == "thermometer":
+                    if any(op[0] == "thermo" for op in pending):
+                        raise InputError(where, f"node {name!r} ({t}): two pools without a synapse between them "
+                                                "cannot be mapped with --pool-mode thermometer")
+                    layers.append(_thermometer_pool_layer(name, node, shape, where))
+                    n = int(np.prod(_pair(node.kernel_size)))
+                    logical = (shape[0], *layers[-1].out_shape[1:])
+                    factor = 1.0 if isinstance(node, nir.SumPool2d) else 1.0 / n
+                    pending.append(("thermo", name, n, factor, logical, layers[-1].out_shape))
+                    shape = logical
+                elif pool_mode == "conv":
                     layers.append(_pool_layer(name, node, shape, where))
                     shape = layers[-1].out_shape
                     if isinstance(node, nir.SumPool2d):

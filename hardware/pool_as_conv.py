@@ -1,6 +1,6 @@
 """Pooling on Loihi 2 through netx, which has no pool layer (``hdf5.Network.create_pool`` raises).
 
-Two mappings of an ``AvgPool2d`` / ``SumPool2d`` NIR node:
+Three mappings of an ``AvgPool2d`` / ``SumPool2d`` NIR node:
 
 **"conv" (default; what the issue asks for):** the pool becomes its own netx ``conv`` layer —
 a grouped (``groups = C``) strided convolution whose kernel is all ones — followed by a neuron
@@ -17,6 +17,22 @@ and a spike stands for the value 1.0 (an average pool of all-ones) in the next l
 averages 1/4 become 0 and 3/4 become 1; the report gives the accuracy it costs. An integrating
 ("rate") neuron was not chosen: Loihi resets v to 0 on a spike, which throws away the residual,
 and the integration adds latency the float model does not have.
+
+**"thermometer" (``--pool-mode thermometer``; exact):** still a grouped (``groups = C``) strided
+convolution + a memoryless neuron layer, but each input channel ``c`` gets ``n = kh·kw`` output
+channels ``c·n + j - 1`` (``j = 1..n``), neuron ``j`` spiking iff ``k ≥ j`` where ``k ∈ {0..n}`` is the
+number of spikes in its window this step (a thermometer code of ``k``)::
+
+    stored weight 2 per input,  bias_j = 2 - 2j (per output channel),  vThMant = 1,
+    iDecay = vDecay = 4096 (u = this step's input, nothing of v carried over)
+    v = (2k + 2 - 2j)·64  >  1·64   ⇔   k ≥ j            (Lava PyLifModelBitAcc, bias_exp = 6)
+
+(float view: weight 1, bias 1 - j, threshold 1/2, scale 2). Since ``Σ_j [k ≥ j] = k``, the NEXT
+synaptic layer reads each thermometer channel with the original weight / n (×1 for a SumPool2d),
+replicated over the ``n`` channels of the original channel (:func:`expand_for_thermometer`):
+``Σ_j (w/n)·[k ≥ j] = w·k/n = w·avg`` exactly. The bias alone (``≤ 0``) never exceeds the
+threshold, so the one-step-per-layer delay transient produces no spike. Costs ``n``× the pool
+neurons and ``n``× the input synapses of the next layer.
 
 **"fold" (``--pool-mode fold``; exact in float):** pooling is linear, so a pool with kernel =
 stride ``s`` and no padding followed by a synaptic layer is folded into that layer::
@@ -45,6 +61,30 @@ def pool_layer_params(kernel: tuple[int, int]) -> dict:
         "scale": float(scale),
         "i_decay": 4096, "v_decay": 4096,
     }
+
+
+def thermometer_layer_params(channels: int, kernel: tuple[int, int]) -> dict:
+    """Float weight ``(C·n, 1, kh, kw)``, per-channel bias ``(C·n,)``, threshold and scale of the
+    thermometer pool layer (rule in module doc): weight 1, bias ``1 - j``, θ = 1/2, scale 2, so the
+    stored integers are weight 2, bias ``2 - 2j``, vThMant 1."""
+    kh, kw = int(kernel[0]), int(kernel[1])
+    n = kh * kw
+    j = np.arange(1, n + 1, dtype=np.float64)
+    return {
+        "n": n,
+        "weight": np.ones((int(channels) * n, 1, kh, kw)),
+        "bias": np.tile(1.0 - j, int(channels)),
+        "threshold_float": 0.5, "scale": float(POOL_WEIGHT),
+        "i_decay": 4096, "v_decay": 4096,
+    }
+
+
+def expand_for_thermometer(weight: np.ndarray, n: int, factor: float) -> np.ndarray:
+    """Weights over ``C`` input channels (axis 1: conv ``(O, C/g, kh, kw)`` or dense map
+    ``(O, C, H, W)``) → over the ``C·n`` thermometer channels ``c·n + j``: each column repeated
+    ``n`` times and multiplied by ``factor`` (``1/n`` after an average pool, 1 after a sum pool).
+    Channel groups stay contiguous, so a grouped conv keeps its ``groups``."""
+    return np.repeat(np.asarray(weight, dtype=np.float64), int(n), axis=1) * float(factor)
 
 
 def pool_conv_weight(channels: int, kernel: tuple[int, int]) -> np.ndarray:

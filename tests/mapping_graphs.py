@@ -47,6 +47,20 @@ def demo_like(seed=0, C=2, H=8, c1=4, c2=6, classes=5, pool_kind="avg", cuba=Fal
     return chain(nodes, [C, H, H], classes, T=6, input_shape=np.array([C, H, H]))
 
 
+def two_pools(seed=0, C=2, H=8, c1=4, c2=6, classes=5):
+    """conv → LIF → AvgPool(2) → conv → LIF → AvgPool(2) → Flatten → Affine (a pool before a conv and
+    one before the flatten + dense read-out)."""
+    rng = np.random.default_rng(seed)
+    h, q = H // 2, H // 4
+    nodes = [("c1", conv(rng.normal(0, 0.6, (c1, C, 3, 3)), rng.normal(0, 0.1, c1), (H, H))),
+             ("l1", lif((c1, H, H))), ("p1", pool()),
+             ("c2", conv(rng.normal(0, 0.7, (c2, c1, 3, 3)), rng.normal(0, 0.1, c2), (h, h))),
+             ("l2", lif((c2, h, h))), ("p2", pool()),
+             ("f", nir.Flatten(input_type={"input": np.array([c2, q, q])}, start_dim=0)),
+             ("fc", nir.Affine(weight=rng.normal(0, 0.5, (classes, c2 * q * q)), bias=rng.normal(0, 0.1, classes)))]
+    return chain(nodes, [C, H, H], classes, T=6, input_shape=np.array([C, H, H]))
+
+
 def dense_only(seed=0, n_in=12, hidden=8, classes=3):
     rng = np.random.default_rng(seed)
     nodes = [("fc1", nir.Affine(weight=rng.normal(0, 0.5, (hidden, n_in)), bias=rng.normal(0, 0.1, hidden))),

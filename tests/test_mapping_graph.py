@@ -155,7 +155,7 @@ def test_synapse_counts_and_cores_by_hand():
     assert not alloc["fits"] and "'fc' does not fit: one neuron has fan-in 1000000" in alloc["problems"][0]
 
 
-@pytest.mark.parametrize("pool_mode", ["conv", "fold"])
+@pytest.mark.parametrize("pool_mode", ["conv", "thermometer", "fold"])
 def test_fast_loihi_equals_quantized_layer_model(tmp_path, pool_mode):
     """With the input neuron + reset_interval = T + L, the fixed-point run equals the dequantised
     float model of the mapped layers with the FLOAT timing (no transient, window [L, L+T))."""
@@ -187,3 +187,78 @@ def test_partial_flatten_rejected_and_entry_point(tmp_path):
     nir.write(tmp_path / "g.nir", mg.demo_like())
     net = nir_to_netx(tmp_path / "g.nir", tmp_path / "m.net", pool_mode="fold")
     assert (tmp_path / "m.net").exists() and len(net.layers) == 3
+
+
+def test_thermometer_pool_mode_is_exact_and_conv_mode_is_not():
+    """conv→LIF→AvgPool→conv→LIF→AvgPool→Flatten→Affine: the thermometer pools reproduce the float
+    NIR graph (same logits to rounding, same spikes in every LIF layer) where conv mode does not."""
+    g = mg.two_pools(seed=1)
+    x = mg.spikes((4, 6, 2, 8, 8), p=0.4, seed=2)
+    ref, rec = run_nir(g, torch.tensor(x), dtype=torch.float64, record=("l1", "l2"))
+    ref = ref.numpy()
+    net = map_graph(g, pool_mode="thermometer")
+    assert [l.kind for l in net.layers] == ["conv", "pool", "conv", "pool", "dense"]
+    p1, c2, p2, fc = net.layers[1:]
+    assert p1.out_shape == (16, 4, 4) and p1.groups == 4 and c2.in_shape == (16, 4, 4)
+    assert p2.out_shape == (24, 2, 2) and p2.groups == 6 and fc.in_shape == (24, 2, 2) and fc.flatten_before
+    # next layers read the thermometer channels c·4 + j with the original weight / 4
+    w2 = np.asarray(g.nodes["c2"].weight)
+    np.testing.assert_allclose(c2.weight_float[:, 4 * 3 + 2], w2[:, 3] / 4)
+    wf = np.asarray(g.nodes["fc"].weight).reshape(5, 6, 2, 2)
+    np.testing.assert_allclose(fc.weight_float.reshape(5, 24, 2, 2)[:, 4 * 5 + 3], wf[:, 5] / 4)
+    ours, counts = run_layers(net, x)
+    np.testing.assert_allclose(ours, ref, atol=1e-9)
+    np.testing.assert_array_equal(ours.sum(1).argmax(1), ref.sum(1).argmax(1))
+    n1 = rec["l1"].numpy().reshape(4, -1).sum(1)
+    n2 = rec["l2"].numpy().reshape(4, -1).sum(1)
+    assert n1.min() > 0 and n2.min() > 0
+    np.testing.assert_array_equal(counts[0], n1)
+    np.testing.assert_array_equal(counts[2], n2)
+    # Σ_j [k ≥ j] = k: a thermometer pool emits exactly as many spikes as its window inputs had
+    np.testing.assert_array_equal(counts[1], n1)
+    np.testing.assert_array_equal(counts[3], n2)
+    # the dequantised integer model keeps the exact pool (only the conv/affine weights are rounded)
+    qz, qcounts = run_layers(net, x, quantized=True)
+    np.testing.assert_array_equal(qcounts[1], qcounts[0])
+    conv, _ = run_layers(map_graph(g, pool_mode="conv"), x)
+    assert np.abs(conv - ref).max() > 0.1
+
+
+def test_thermometer_neuron_fire_rule_by_hand():
+    """One thermometer neuron per j = 1..4 of a 2×2 window, k = 0..4 inputs spiking: Lava's
+    v = (2k + bias_j)·64 with bias_j = 2 - 2j, spike iff v > vThMant·64 = 64, i.e. iff k ≥ j."""
+    from hardware.fixed_point import lif_step_fixed
+
+    net = map_graph(mg.two_pools(), pool_mode="thermometer")
+    p = net.layers[1]
+    assert (p.vth_mant, p.i_decay, p.v_decay) == (1, 4096, 4096) and np.all(p.weight == 2)
+    np.testing.assert_array_equal(p.bias[:8], [0, -2, -4, -6, 0, -2, -4, -6])
+    np.testing.assert_array_equal(p.bias_float[:4], [0.0, -1.0, -2.0, -3.0])
+    assert p.threshold_float == 0.5 and p.quant.scale == 2.0
+    for k in range(5):
+        a_in = 2 * k * np.ones(4, dtype=np.int64)               # Σ of k stored weights 2
+        # state from a previous step with everything firing is forgotten (iDecay = vDecay = 4096)
+        s, u, v = lif_step_fixed(np.full(4, 8 << 6), np.full(4, 5 << 6), a_in, 4096, 4096, p.bias[:4], 1)
+        assert list(v[~s]) == [((2 * k + 2 - 2 * j) << 6) for j in range(1, 5) if not k >= j]
+        assert s.tolist() == [k >= j for j in range(1, 5)], k
+    # the same rule in the layer model: channel 0, window (0, 0) with k of its 4 inputs spiking
+    x = np.zeros((5, 1, 4, 8, 8), dtype=np.float32)
+    for k in range(5):
+        x[k, 0, 0].reshape(-1)[[0, 1, 8, 9][:k]] = 1
+    one = type(net)(layers=[p], input_shape=(4, 8, 8), dt=1.0, pool_mode="thermometer")
+    for quantized in (False, True):
+        y, counts = run_layers(one, x, quantized=quantized)
+        np.testing.assert_array_equal(counts[0], np.arange(5))
+        for k in range(5):
+            np.testing.assert_array_equal(y[k, 0, :4, 0, 0], [float(k >= j) for j in range(1, 5)])
+    # bias alone (no input: the delay transient) never fires
+    s, _, _ = lif_step_fixed(np.zeros(4), np.zeros(4), np.zeros(4), 4096, 4096, p.bias[:4], 1)
+    assert not s.any()
+
+
+def test_thermometer_rejects_back_to_back_pools():
+    g = mg.chain([("c", mg.conv(np.ones((1, 1, 3, 3)), np.zeros(1), (8, 8))), ("l", mg.lif((1, 8, 8))),
+                  ("p1", mg.pool()), ("p2", mg.pool()), ("f", nir.Flatten(input_type={"input": np.array([1, 2, 2])}, start_dim=0)),
+                  ("fc", nir.Affine(weight=np.ones((2, 4)), bias=np.zeros(2)))], [1, 8, 8], 2)
+    with pytest.raises(InputError, match="'p2' \\(AvgPool2d\\): two pools"):
+        map_graph(g, pool_mode="thermometer")

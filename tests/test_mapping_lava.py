@@ -1,8 +1,9 @@
 """`.net` files written by our mapper load in genuine Lava (netx.hdf5.Network) and the fast
-simulator matches it bit for bit (s, u, v, every layer, every step): conv + biases, pool-as-conv,
-folded pool, dense, flatten, read-out layer, input neuron with reset_interval.
+simulator matches it bit for bit (s, u, v, every layer, every step): conv + biases, pool-as-conv
+(binarising and thermometer, the latter with per-channel biases and channel-expanded conv/dense
+after it), folded pool, dense, flatten, read-out layer, input neuron with reset_interval.
 
-Budget: ~40 s (three genuine-Lava runs of a few samples).
+Budget: ~55 s (four genuine-Lava runs of a few samples).
 """
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ def _compare(path, x, steps):
     return fast
 
 
-@pytest.mark.parametrize("pool_mode", ["conv", "fold"])
-def test_mapped_conv_net_fast_equals_lava(tmp_path, pool_mode):
-    net = map_graph(mg.demo_like(seed=5), pool_mode=pool_mode)
+@pytest.mark.parametrize("graph, pool_mode", [("demo_like", "conv"), ("demo_like", "fold"),
+                                              ("two_pools", "thermometer")])
+def test_mapped_conv_net_fast_equals_lava(tmp_path, graph, pool_mode):
+    net = map_graph(getattr(mg, graph)(seed=5), pool_mode=pool_mode)
     assert net.layers[0].bias is not None and np.any(net.layers[0].bias != 0)
     path = str(tmp_path / "m.net")
     write_netx(net, path)
@@ -43,6 +45,10 @@ def test_mapped_conv_net_fast_equals_lava(tmp_path, pool_mode):
     assert len(out) == L + 1                              # input neuron block + mapped layers
     assert all(o["s"].sum() > 0 for o in out[:-1])        # every spiking layer is active
     assert out[-1]["v"].any()
+    if pool_mode == "thermometer":   # a pool block (out[i + 1]) fires once per spike of the block before it
+        for i, layer in enumerate(net.layers[:-1]):
+            if layer.kind == "pool":
+                assert out[i + 1]["s"].sum() == out[i]["s"].sum() > 0
 
 
 def test_mapped_dense_net_fast_equals_lava(tmp_path):
