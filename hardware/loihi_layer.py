@@ -7,7 +7,8 @@ Float view (what the mapper derived from the NIR graph, after folding gains/thre
 
 Fixed-point view: the same with integer ``weight``/``bias``/``vth_mant`` on the layer scale and the
 12-bit decays (see :mod:`hardware.fixed_point`). ``kind`` is ``"conv"``, ``"pool"`` (a pooling node
-mapped to a grouped strided convolution with its own neuron group) or ``"dense"``; a layer with
+mapped to a grouped strided convolution with its own neuron group: ``C`` or, in thermometer mode,
+``C·kh·kw`` output channels, see :mod:`hardware.pool_as_conv`) or ``"dense"``; a layer with
 ``spiking = False`` is the read-out layer (never spikes: ``vThMant`` max, logits read from ``v``).
 """
 from __future__ import annotations

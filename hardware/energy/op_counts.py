@@ -19,7 +19,7 @@ Counts, per inference (one sample of ``T`` time steps):
   ``input_spikes_per_inference``; the hop placement model still treats layers as a chain.
 - dense MACs (the same layer run densely on a GPU, one step): conv
   ``C_out H_out W_out (C_in / groups) k_h k_w`` (padding zeros included, as a GPU computes them),
-  pool ``C H_out W_out k_h k_w`` (accumulates), dense ``N_in N_out``.
+  pool ``C_out H_out W_out k_h k_w`` (accumulates; C_out = C, or n·C for a thermometer pool), dense ``N_in N_out``.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def geometry(layer: dict) -> Geometry:
     )
     for _, (ci, hi, wi), (co, ho, wo) in readings:
         if _out_size(hi, k[0], s[0], p[0]) == ho and _out_size(wi, k[1], s[1], p[1]) == wo:
-            if kind == "pool" and ci != co:
+            if kind == "pool" and co % ci:   # co = ci (one neuron per window) or n·ci (thermometer pool)
                 continue
             if kind == "conv" and (ci % groups or co % groups):
                 continue
