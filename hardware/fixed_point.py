@@ -133,12 +133,30 @@ class QuantizedSynapse:
     scale_limited_by: str         # which field fixed s
 
 
+def thermometer_round(x: np.ndarray, n: int, block: int) -> np.ndarray:
+    """Round weights that read a thermometer code (see :mod:`hardware.pool_as_conv`) so that every
+    prefix sum is rounded once: ``x`` viewed as ``(O, G, n, block)`` (axis 2 = the ``n`` thermometer
+    neurons ``j`` of one pooled channel), ``m_j = round(Σ_{i≤j} x_i) - round(Σ_{i<j} x_i)``.
+
+    A thermometer pool fires exactly neurons ``1..k`` for ``k`` window spikes, so the next layer
+    receives ``Σ_{j≤k} m_j = round(Σ_{j≤k} x_j)``: one rounding of the pooled value instead of ``k``
+    (error ≤ 1/2 unit instead of ≤ k/2); each ``m_j`` is the floor or ceiling of ``x_j``."""
+    o = x.shape[0]
+    v = np.asarray(x, dtype=np.float64).reshape(o, -1, int(n), int(block))
+    c = np.rint(np.cumsum(v, axis=2))
+    m = np.diff(c, axis=2, prepend=0.0)
+    return m.reshape(x.shape)
+
+
 def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: float | None,
-                     fixed_scale: float | None = None) -> QuantizedSynapse:
+                     fixed_scale: float | None = None,
+                     thermometer: tuple[int, int] | None = None) -> QuantizedSynapse:
     """Quantise one synaptic layer (see module docstring for the rule).
 
     ``threshold=None`` is the non-spiking output layer (vThMant = max, scale from weights/bias).
     ``fixed_scale`` forces ``s`` (used for pool-as-conv layers whose weights are exact integers).
+    ``thermometer=(n, block)``: the layer reads a thermometer pool; its mantissas are rounded with
+    :func:`thermometer_round` (prefix sums rounded once) instead of one by one.
     """
     w = np.asarray(weight, dtype=np.float64)
     b = None if bias is None else np.asarray(bias, dtype=np.float64)
@@ -166,7 +184,8 @@ def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: flo
     s = limits[limited_by]
     ws = w * s
     mant_exp = 1 if np.max(np.abs(ws)) > 127.5 else 0
-    m_raw = np.rint(ws / 2**mant_exp)
+    m_raw = np.rint(ws / 2**mant_exp) if thermometer is None else \
+        thermometer_round(ws / 2**mant_exp, *thermometer)
     m = np.clip(m_raw, MANT_MIN, MANT_MAX)
     sat_w = int(np.count_nonzero(m != m_raw))
     W = (m * 2**mant_exp).astype(np.int64)

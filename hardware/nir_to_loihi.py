@@ -126,6 +126,7 @@ class _Syn:
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.flatten_before = False
         self.map_form = False    # dense weights held as (O, C, H, W) while folding pools/scales
+        self.thermometer = None  # (n, block): reads a thermometer pool (fixed_point.thermometer_round)
         self.notes: list[str] = []
 
 
@@ -216,6 +217,7 @@ def _apply_pending(syn: _Syn, pending: list, where) -> None:
                 raise InputError(where, f"node {name!r}: a thermometer pool must be followed by a convolution "
                                         "or Flatten + Affine/Linear")
             syn.in_shape = tuple(expanded_shape)
+            syn.thermometer = (n, int(np.prod(syn.w.shape[2:])))
             syn.notes.append(f"reads the thermometer code of pool {name!r}: input channels x{n}, "
                              f"weights x{factor:g} replicated over each channel's {n} thermometer neurons")
         elif kind == "pool":
@@ -315,7 +317,7 @@ def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
     w = syn.w * fold.reshape((-1,) + (1,) * (syn.w.ndim - 1))
     b = None if syn.b is None else syn.b * fold
     v_decay = decay_from_beta(a)
-    q = quantize_synapse(w, b, thr)
+    q = quantize_synapse(w, b, thr, thermometer=syn.thermometer)
     layer = _make_layer(syn, name, w, b, thr, beta_from_decay(i_decay) if i_decay < 4096 else 0.0,
                         beta_from_decay(v_decay), i_decay, v_decay, q)
     if abs(beta_from_decay(v_decay) - a) > 1e-12:
@@ -456,7 +458,7 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "conv", dt: float | None = N
     if pending:
         raise InputError(where, f"node {pending[-1][1]!r}: pooling/scale/flatten after the last layer cannot be mapped")
     if syn is not None:   # read-out layer
-        q = quantize_synapse(syn.w, syn.b, None)
+        q = quantize_synapse(syn.w, syn.b, None, thermometer=syn.thermometer)
         layer = _make_layer(syn, syn.names[-1], syn.w, syn.b, None, 0.0, 0.0, 4096, 4096, q)
         layer.notes.append("read-out layer without neuron: non-spiking CUBA (vThMant max, iDecay = vDecay = 4096), "
                            "per-step logits read from v")

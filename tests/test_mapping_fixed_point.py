@@ -107,3 +107,21 @@ def test_optimize_weight_bits_by_hand():
     # excitatory all-ones (pool kernels): 255/1 → shift 7, exponent -7
     w, nb, e, sm = optimize_weight_bits(np.ones((2, 2)))
     assert e == -7 and sm == 2 and w.max() == 128
+
+
+def test_thermometer_round_rounds_prefix_sums_once():
+    """Weights reading a thermometer code (neurons 1..k fire for k window spikes): the next layer
+    receives Σ_{j≤k} m_j, so m_j = round(Σ_{i≤j} x) - round(Σ_{i<j} x) has every prefix rounded once."""
+    from hardware.fixed_point import quantize_synapse, thermometer_round
+
+    x = np.array([[0.4] * 4 + [-2.5] * 4]).reshape(1, 2, 4, 1).reshape(1, 8)   # (O, G·n·block), n = 4, block = 1
+    m = thermometer_round(x, 4, 1)
+    np.testing.assert_array_equal(m, [[0, 1, 0, 1, -2, -3, -3, -2]])
+    # prefix sums 0.4·k → 0, 1, 1, 2 and -2.5·k → -2, -5, -8 (rint: -7.5 → -8), -10
+    np.testing.assert_array_equal(np.cumsum(m.reshape(2, 4), axis=1), [[0, 1, 1, 2], [-2, -5, -8, -10]])
+    # in quantize_synapse: a conv weight 0.1 over the 4 thermometer channels of one channel at scale
+    # 10/3 (1/3 unit each): element-wise rounding stores 0s (a full window would read 0, not 4/3)
+    w = np.full((1, 4, 1, 1), 0.1)
+    q = quantize_synapse(w, None, 1.0, fixed_scale=10.0 / 3, thermometer=(4, 1))
+    np.testing.assert_array_equal(q.weight.ravel(), [0, 1, 0, 0])
+    assert np.all(quantize_synapse(w, None, 1.0, fixed_scale=10.0 / 3).weight == 0)

@@ -206,6 +206,13 @@ def test_thermometer_pool_mode_is_exact_and_conv_mode_is_not():
     np.testing.assert_allclose(c2.weight_float[:, 4 * 3 + 2], w2[:, 3] / 4)
     wf = np.asarray(g.nodes["fc"].weight).reshape(5, 6, 2, 2)
     np.testing.assert_allclose(fc.weight_float.reshape(5, 24, 2, 2)[:, 4 * 5 + 3], wf[:, 5] / 4)
+    # integer weights after a thermometer pool: each prefix sum Σ_{j≤k} (the input of k window
+    # spikes) is the float value rounded once (fixed_point.thermometer_round)
+    for layer, block in ((c2, 9), (fc, 4)):
+        q = layer.quant
+        x_units = (layer.weight_float * q.scale / 2**q.mant_exp).reshape(layer.weight.shape[0], -1, 4, block)
+        m = (layer.weight // 2**q.mant_exp).reshape(x_units.shape)
+        np.testing.assert_array_equal(np.cumsum(m, axis=2), np.rint(np.cumsum(x_units, axis=2)))
     ours, counts = run_layers(net, x)
     np.testing.assert_allclose(ours, ref, atol=1e-9)
     np.testing.assert_array_equal(ours.sum(1).argmax(1), ref.sum(1).argmax(1))
