@@ -90,3 +90,29 @@ def test_fused_backward_equals_autograd_loop():
     assert torch.equal(outs[0][0], outs[1][0])
     torch.testing.assert_close(outs[0][1], outs[1][1])
     torch.testing.assert_close(outs[0][2], outs[1][2])
+
+
+def test_fused_channels_last_and_inference_paths_bit_identical():
+    """channels_last [T*B, C, H, W] input (training layout) and the no-grad path: same bits, same layout."""
+    torch.manual_seed(4)
+    x4 = torch.randn(3 * 2, 4, 5, 5) * 1.5 + 0.3
+    g4 = torch.randn(3 * 2, 4, 5, 5)
+    outs = []
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        x = x4.contiguous(memory_format=fmt).requires_grad_(True)
+        lif = MultiStepLIF()
+        lif.time_steps = 3
+        s = lif(x)
+        assert s.is_contiguous(memory_format=fmt)
+        (gx,) = torch.autograd.grad(s, x, g4)
+        with torch.no_grad():
+            assert torch.equal(lif(x), s)
+        outs.append((s, gx))
+    ref = MultiStepLIF()
+    ref.fused = False
+    x = x4.clone().requires_grad_(True)
+    s_ref = ref(x.view(3, 2, 4, 5, 5)).view(6, 4, 5, 5)
+    (g_ref,) = torch.autograd.grad(s_ref, x, g4)
+    for s, gx in outs:
+        assert torch.equal(s, s_ref) and torch.equal(gx, g_ref)
+    assert s_ref.sum() > 0 and g_ref.abs().sum() > 0

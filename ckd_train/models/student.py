@@ -9,9 +9,11 @@ their state over ``T``. Two linear heads (He et al. AAAI 2024): ``head_dvs`` (th
 
 Memory layout: in training mode (``self.training and self.channels_last``, the default) the
 ``[T*B, C, H, W]`` frames are made ``channels_last`` (NHWC): oneDNN's NHWC convolution avoids the
-NCHW<->blocked reorders and is 1.2-5x faster on CPU at these ``T*B`` batch sizes
-(``benchmarks/bench_train.py``); conv/BN/pool/LIF keep that layout. Values are the same up to float
-rounding of the convolution's summation order. In eval mode the frames stay NCHW, so inference is
+NCHW<->blocked reorders; measured on the 2-core CPU at ``T*B = 96`` (VGGSNN width 1/8), conv
+forward 1.1-4.9x and conv+BN forward+backward 1.2-2.3x faster per layer than NCHW (the NCHW conv at
+``T*B = 96`` was 3.6x slower than six ``B = 16`` convs). Conv/BN/pool/LIF keep that layout; the
+``per_step_channels_last`` row of ``benchmarks/bench_train.py`` shows the layout's share. Values are
+the same up to float rounding of the convolution's summation order. In eval mode the frames stay NCHW, so inference is
 bit-identical to the per-step loop (``tests/test_models_nets.py``) and to earlier versions.
 """
 from __future__ import annotations
