@@ -63,7 +63,8 @@ if [ ! -f "$MAIN_DIR/.complete" ]; then
 fi
 ln -sfn "$MAIN_DIR" .venv
 # Editable install of this checkout (a few seconds; skipped when it already points here).
-if ! .venv/bin/python - "$ROOT" <<'PY' >/dev/null 2>&1
+# -I: the check must not find the packages through the current directory.
+if ! .venv/bin/python -I - "$ROOT" <<'PY' >/dev/null 2>&1
 import sys, pathlib, importlib.util, importlib.metadata as md
 md.version("ckd-toolchain")
 spec = importlib.util.find_spec("simulators")

@@ -17,14 +17,29 @@ import torch.distributed as dist
 from torch import nn
 
 
+_OWN_GROUP = False  # True when init_distributed created the process group (and so ends it)
+
+
 def init_distributed(device: torch.device) -> tuple[int, int]:
     """Initialise the process group when launched by torchrun; returns ``(rank, world_size)``."""
+    global _OWN_GROUP
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        _OWN_GROUP = True
     return dist.get_rank(), dist.get_world_size()
+
+
+def shutdown_distributed() -> None:
+    """Destroy the process group :func:`init_distributed` created (a gloo group left alive at
+    interpreter exit can abort the process: "terminate called without an active exception")."""
+    global _OWN_GROUP
+    if _OWN_GROUP and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    _OWN_GROUP = False
 
 
 def is_distributed() -> bool:

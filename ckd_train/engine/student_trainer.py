@@ -249,4 +249,5 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
                "device": str(device), "best": str(best_path), "last": str(last_path)}
     if rank == 0:
         write_summary(out / "summary.json", summary)
+    ddp.shutdown_distributed()
     return summary
