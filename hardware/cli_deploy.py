@@ -29,10 +29,10 @@ def build_parser() -> OneLineArgumentParser:
     p.add_argument("--data-root", default=None, metavar="DIR", help="dataset folder (default: $CKD_DATA_DIR/NAME)")
     p.add_argument("--input", default=None, metavar="X.npy", dest="input_npy",
                    help="unlabelled inputs (samples, T, C, H, W) instead of --data; writes outputs.npy")
-    p.add_argument("--pool-mode", default="conv", choices=["conv", "thermometer", "fold"],
-                   help="conv: pooling as a grouped strided conv + one neuron per window (spikes when >= half "
-                        "spiked; lossy); thermometer: the same conv with kh*kw neurons per window coding the "
-                        "spike count (exact); fold: fold it exactly into the next synaptic layer")
+    p.add_argument("--pool-mode", default="thermometer", choices=["conv", "thermometer", "fold"],
+                   help="thermometer (default): pooling as a grouped strided conv with kh*kw neurons per window coding the spike count (exact); conv: the same conv with one neuron per window (spikes when >= half "
+                        "spiked; lossy); "
+                        "fold: fold it exactly into the next synaptic layer")
     p.add_argument("--batch-size", type=int, default=16, help="samples simulated together")
     p.add_argument("--limit", type=int, default=None, help="run N test samples spread evenly over the test split (it is ordered by class)")
     p.add_argument("--dt", type=float, default=None, help="Euler step of the neuron nodes if the graph has no metadata dt")

@@ -175,7 +175,7 @@ def _float_counts(graph, net: MappedNetwork, x: torch.Tensor, device, dt) -> tup
 
 def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str = "loihi-sim",
            data: str | None = None, input_npy: str | None = None, sim: str = "fast",
-           pool_mode: str = "conv", batch_size: int = 16, limit: int | None = None,
+           pool_mode: str = "thermometer", batch_size: int = 16, limit: int | None = None,
            dt: float | None = None, data_root: str | None = None, diagnostics: bool = True,
            lava_timeout: float | None = None, log: Callable[[str], None] | None = None) -> dict:
     """Run the whole deploy stage; returns the raw results dict (also written to DIR)."""

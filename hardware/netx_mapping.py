@@ -15,7 +15,7 @@ from hardware.nir_to_loihi import MappedNetwork, map_graph
 
 
 def nir_to_netx(graph_or_path: nir.NIRGraph | str | os.PathLike, out_path: str | os.PathLike,
-                pool_mode: str = "conv", dt: float | None = None,
+                pool_mode: str = "thermometer", dt: float | None = None,
                 num_steps: int | None = None) -> MappedNetwork:
     where = None
     if not isinstance(graph_or_path, nir.NIRGraph):

@@ -380,7 +380,7 @@ def _thermometer_pool_layer(name, node, shape, where) -> LoihiLayer:
     return layer
 
 
-def map_graph(graph: nir.NIRGraph, pool_mode: str = "conv", dt: float | None = None,
+def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | None = None,
               where: str | os.PathLike | None = None) -> MappedNetwork:
     """Map a NIR graph to netx layers (rules in the module docstring)."""
     if pool_mode not in POOL_MODES:

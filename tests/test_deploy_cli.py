@@ -41,12 +41,12 @@ def test_input_npy_writes_outputs_and_report(demo_files):
     assert main([str(d / "g.nir"), "--input", str(d / "X.npy"), "--out", str(out)]) == 0
     y = np.load(out / "outputs.npy")
     assert y.shape == (5, 6, 5)
-    q, _ = run_layers(map_graph(g, pool_mode="conv"), x, quantized=True)
+    q, _ = run_layers(map_graph(g), x, quantized=True)  # the default pool mode
     np.testing.assert_allclose(y, q, atol=1e-5)        # the fixed-point run, float32-stored
     assert (out / "model.net").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     rep = json.loads((out / "report.json").read_text())
-    assert rep["run"]["target"] == "loihi-sim" and rep["mapping"]["pool_mode"] == "conv"
+    assert rep["run"]["target"] == "loihi-sim" and rep["mapping"]["pool_mode"] == "thermometer"
     assert [l["kind"] for l in rep["layers"]] == ["conv", "pool", "conv", "dense"]
     assert rep["mapping"]["cores"] == 4 and rep["mapping"]["chips"] == 1
 
