@@ -1,6 +1,6 @@
 """``hardware.netx_mapping`` (the ARCHITECTURE.md entry point): NIR graph → lava-dl netx ``.net``.
 
-``nir_to_netx(graph_or_path, out_path, pool_mode="conv", dt=None, num_steps=None)`` maps the graph
+``nir_to_netx(graph_or_path, out_path, pool_mode="thermometer", dt=None, num_steps=None)`` maps the graph
 (:func:`hardware.nir_to_loihi.map_graph`), writes the file (:func:`hardware.netx_writer.write_netx`)
 and returns the :class:`~hardware.nir_to_loihi.MappedNetwork` (layers with their quantisation).
 """

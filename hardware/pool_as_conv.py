@@ -2,7 +2,7 @@
 
 Three mappings of an ``AvgPool2d`` / ``SumPool2d`` NIR node:
 
-**"conv" (default; what the issue asks for):** the pool becomes its own netx ``conv`` layer —
+**"conv" (`--pool-mode conv`; lossy):** the pool becomes its own netx ``conv`` layer —
 a grouped (``groups = C``) strided convolution whose kernel is all ones — followed by a neuron
 group, because every netx layer is synapse + CUBA-LIF. The neuron must turn a window count
 ``n ∈ {0..k²}`` of input spikes into ONE output spike per step, so the float average ``n/k²``
@@ -18,7 +18,7 @@ averages 1/4 become 0 and 3/4 become 1; the report gives the accuracy it costs. 
 ("rate") neuron was not chosen: Loihi resets v to 0 on a spike, which throws away the residual,
 and the integration adds latency the float model does not have.
 
-**"thermometer" (``--pool-mode thermometer``; exact):** still a grouped (``groups = C``) strided
+**"thermometer" (default; exact):** still a grouped (``groups = C``) strided
 convolution + a memoryless neuron layer, but each input channel ``c`` gets ``n = kh·kw`` output
 channels ``c·n + j - 1`` (``j = 1..n``), neuron ``j`` spiking iff ``k ≥ j`` where ``k ∈ {0..n}`` is the
 number of spikes in its window this step (a thermometer code of ``k``)::
