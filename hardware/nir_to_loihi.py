@@ -338,14 +338,19 @@ def _make_layer(syn: _Syn, name, w, b, thr, beta_u, beta_v, i_decay, v_decay, q,
     return layer
 
 
-def _pool_layer(name, node, shape, where) -> LoihiLayer:
+def _pool_geometry(name, node, shape, where):
+    """Kernel, stride, padding, channels and output (H, W) of a pool node on a (C, H, W) input."""
     if len(shape) != 3:
         raise InputError(where, f"node {name!r} ({type(node).__name__}) needs a (C, H, W) input, got {shape}")
     k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
-    c = shape[0]
     out_hw = tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
     if min(out_hw) <= 0:
         raise InputError(where, f"node {name!r}: pooling output would be empty for input {shape}")
+    return k, s, p, shape[0], out_hw
+
+
+def _pool_layer(name, node, shape, where) -> LoihiLayer:
+    k, s, p, c, out_hw = _pool_geometry(name, node, shape, where)
     prm = pac.pool_layer_params(k)
     w = pac.pool_conv_weight(c, k)
     syn = _Syn(name, "conv", w, None, shape, (c, *out_hw), s, p, (1, 1), c)
@@ -358,13 +363,7 @@ def _pool_layer(name, node, shape, where) -> LoihiLayer:
 
 def _thermometer_pool_layer(name, node, shape, where) -> LoihiLayer:
     """Exact pool-as-conv (module doc of :mod:`hardware.pool_as_conv`, "thermometer")."""
-    if len(shape) != 3:
-        raise InputError(where, f"node {name!r} ({type(node).__name__}) needs a (C, H, W) input, got {shape}")
-    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
-    c = shape[0]
-    out_hw = tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
-    if min(out_hw) <= 0:
-        raise InputError(where, f"node {name!r}: pooling output would be empty for input {shape}")
+    k, s, p, c, out_hw = _pool_geometry(name, node, shape, where)
     prm = pac.thermometer_layer_params(c, k)
     n = prm["n"]
     syn = _Syn(name, "conv", prm["weight"], prm["bias"], shape, (c * n, *out_hw), s, p, (1, 1), c)
