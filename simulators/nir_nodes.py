@@ -185,6 +185,11 @@ class MembraneNode(SeqNode):
 
     stateful = True
 
+    def _init_membrane(self, tau, r, v_leak, dt: float, dtype) -> None:
+        """Buffers ``a, b, c`` of the leaky membrane update ``v ← a v + b I + c``."""
+        for name, value in zip("abc", _euler_coefficients(tau, r, v_leak, dt)):
+            self.register_buffer(name, _t(value, dtype))
+
     def _init_output(self, node, dtype, spiking: bool) -> None:
         self.spiking = spiking
         if spiking:
@@ -206,10 +211,7 @@ class LeakyNeuronNode(MembraneNode):
 
     def __init__(self, node, dtype, dt: float):
         super().__init__()
-        a, b, c = _euler_coefficients(node.tau, node.r, node.v_leak, dt)
-        self.register_buffer("a", _t(a, dtype))
-        self.register_buffer("b", _t(b, dtype))
-        self.register_buffer("c", _t(c, dtype))
+        self._init_membrane(node.tau, node.r, node.v_leak, dt, dtype)
         self._init_output(node, dtype, isinstance(node, nir.LIF))
 
     def forward(self, x):
@@ -246,10 +248,7 @@ class CubaNode(MembraneNode):
         k_syn = dt / np.asarray(node.tau_syn, dtype=np.float64)
         self.register_buffer("syn_a", _t(1.0 - k_syn, dtype))
         self.register_buffer("syn_b", _t(k_syn * np.asarray(node.w_in, dtype=np.float64), dtype))
-        a, b, c = _euler_coefficients(node.tau_mem, node.r, node.v_leak, dt)
-        self.register_buffer("a", _t(a, dtype))
-        self.register_buffer("b", _t(b, dtype))
-        self.register_buffer("c", _t(c, dtype))
+        self._init_membrane(node.tau_mem, node.r, node.v_leak, dt, dtype)
         self._init_output(node, dtype, isinstance(node, nir.CubaLIF))
 
     def forward(self, x):

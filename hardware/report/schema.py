@@ -72,6 +72,13 @@ def _fail(where: str, problem: str):
     raise _Err(f"{where}: {problem}")
 
 
+def _check_view(view: dict, where: str, unit: str) -> None:
+    """An energy or latency view: a label, a method and a per-inference quantity in ``unit``."""
+    _req(view, "label", where, str)
+    _req(view, "method", where, str)
+    _check_q(_req(view, "per_inference", where, dict), f"{where}.per_inference", unit)
+
+
 def _check_q(q: Any, where: str, unit: str | None) -> None:
     if not isinstance(q, dict) or set(q) != {"value", "unit", "kind"}:
         _fail(where, 'expected a quantity {"value", "unit", "kind"}')
@@ -166,9 +173,7 @@ def _validate(r: Any) -> None:
         _req(energy, k, "$.energy", dict)
     for k, view in energy.items():
         w = f"$.energy.{k}"
-        _req(view, "label", w, str)
-        _req(view, "method", w, str)
-        _check_q(_req(view, "per_inference", w, dict), f"{w}.per_inference", "J")
+        _check_view(view, w, "J")
         for t, q in (view.get("breakdown") or {}).items():
             _check_q(q, f"{w}.breakdown.{t}", "J")
     latency = _req(r, "latency", "$", dict)
@@ -176,9 +181,7 @@ def _validate(r: Any) -> None:
         _req(latency, k, "$.latency", dict)
     for k, view in latency.items():
         w = f"$.latency.{k}"
-        _req(view, "label", w, str)
-        _req(view, "method", w, str)
-        _check_q(_req(view, "per_inference", w, dict), f"{w}.per_inference", "s")
+        _check_view(view, w, "s")
         for sub, q in view.items():
             if isinstance(q, dict):
                 _check_q(q, f"{w}.{sub}", None)
