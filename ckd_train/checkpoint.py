@@ -10,11 +10,15 @@
                 "teacher": {"arch", "width", "num_classes"},   # teacher checkpoints
                 "data": DataConfig.to_dict()},
      "classes": [...], "epoch": int, "optimizer": ..., "scheduler": ..., "rng": ...,
-     "metrics": {...}}
+     "metrics": {...},
+     "fixed_point": {"grid": str, "since_epoch": int}}   # only after fixed-point-aware epochs
 
 :func:`load_student` rebuilds the student (``features`` + ``head_dvs`` is the deployed path) and
 :func:`load_teacher` the ANN teacher; both raise :class:`~ckd_train.errors.InputError` on a file
 that is missing, unreadable, not of this format, or whose weights do not fit the stored config.
+A checkpoint with ``"fixed_point"`` holds the float parameters of a run whose forward pass used
+Loihi 2 integer weights; :func:`load_student` returns that network, its parameters replaced by
+the grid values (:func:`ckd_train.models.fixed_point_training.bake_fixed_point`).
 """
 from __future__ import annotations
 
@@ -53,8 +57,15 @@ def read_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
 def load_student(path: str | os.PathLike):
     """Rebuild the student SNN of a checkpoint: returns ``(model.eval(), ckpt_dict)``."""
     from ckd_train.models import build_student
+    from ckd_train.models.fixed_point_training import bake_fixed_point
 
-    return _load_model(path, "student", build_student)
+    model, ckpt = _load_model(path, "student", build_student)
+    if ckpt.get("fixed_point"):
+        try:
+            bake_fixed_point(model)
+        except ValueError as exc:
+            raise InputError(path, f"cannot rebuild the fixed-point student: {exc}") from None
+    return model, ckpt
 
 
 def load_teacher(path: str | os.PathLike):

@@ -1,7 +1,7 @@
 """``ckd-export``: a trained student → NIR graph (Loihi path) and ONNX (GPU reference).
 
 * :mod:`export.nir_from_student` — the mapping ``features`` + ``head_dvs`` → ``nir.NIRGraph``;
-* :mod:`export.bn_fold` — BatchNorm folded into the preceding conv;
+* BatchNorm folding lives in :mod:`ckd_train.models.bn_fold` (fixed-point-aware training folds too);
 * :mod:`export.lif_to_nir` — snnTorch LIF → ``nir.LIF`` (tau, r, dt) and why it is exact;
 * :mod:`export.nir_metadata` — the ``graph.metadata`` schema (``ckd-nir/1``) and its decoding;
 * :mod:`export.unsupported` — the error for layers that cannot be exported;

@@ -7,7 +7,7 @@ Mapping (ARCHITECTURE.md "Student network" → "NIR"); shapes are unbatched, ``(
 student module (position ``i``)          NIR node(s), name
 =======================================  =====================================================
 ``Conv2d`` [+ ``BatchNorm2d``]           ``Conv2d`` with BN folded into weight/bias
-                                         (:mod:`export.bn_fold`; float64), ``features_ii_conv``
+                                         (:mod:`ckd_train.models.bn_fold`; float64), ``features_ii_conv``
 ``MultiStepLIF``                         ``LIF`` (:mod:`export.lif_to_nir`), ``features_ii_lif``
 ``AvgPool2d(k, s, p)``                   ``AvgPool2d``, ``features_ii_avgpool``
 ``AdaptiveAvgPool2d(o)``                 ``AvgPool2d`` with kernel = stride = ``H/o``,
@@ -38,7 +38,7 @@ import numpy as np
 from torch import nn
 
 from ckd_train.errors import InputError
-from export.bn_fold import fold_conv_bn
+from ckd_train.models.bn_fold import fold_conv_bn
 from export.lif_to_nir import DEFAULT_DT, lif_node
 from export.nir_metadata import encode_metadata
 from export.unsupported import unsupported_layer

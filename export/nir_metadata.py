@@ -21,6 +21,9 @@ key                stored as                  meaning
 ``beta``           float                      snnTorch decay of every LIF
 ``threshold``      float                      snnTorch threshold of every LIF
 ``node_order``     JSON list of str           the nodes in evaluation (topological) order
+``weights``        str                        ``"float"``, or the Loihi weight grid of a student
+                                              fine-tuned with fixed-point weights (the stored
+                                              weights are already on it; absent in older files)
 =================  =========================  ==================================================
 
 :func:`read_metadata` decodes all of it back to plain Python types.
@@ -121,4 +124,6 @@ def student_metadata(ckpt: dict[str, Any], source_sha256: str, node_order: list[
         "beta": float(s.get("beta", 0.5)),
         "threshold": float(s.get("threshold", 1.0)),
         "node_order": node_order,
+        # "float" or the Loihi weight grid the student was fine-tuned on (weights already on it)
+        "weights": str((ckpt.get("fixed_point") or {}).get("grid", "float")),
     }

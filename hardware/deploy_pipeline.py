@@ -308,6 +308,7 @@ def _run(graph, net, alloc, entries, meta, classes, batches, num, nonbin, T, tar
                         "input arrives): the timing error the reset scheme removes")}
     raw = {
         "source": {"nir": os.fspath(nir_path), "net": net_path, "arch": meta.get("arch"),
+                   "weights": str(meta.get("weights") or "float"),
                    "method": _method_name(meta.get("method")), "classes": classes, "T": T,
                    "input_shape": list(net.input_shape), "frame_encoding": meta.get("frame_encoding")},
         "target": target, "sim": sim if target == "loihi-sim" else None,

@@ -148,18 +148,9 @@ def thermometer_round(x: np.ndarray, n: int, block: int) -> np.ndarray:
     return m.reshape(x.shape)
 
 
-def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: float | None,
-                     fixed_scale: float | None = None,
-                     thermometer: tuple[int, int] | None = None) -> QuantizedSynapse:
-    """Quantise one synaptic layer (see module docstring for the rule).
-
-    ``threshold=None`` is the non-spiking output layer (vThMant = max, scale from weights/bias).
-    ``fixed_scale`` forces ``s`` (used for pool-as-conv layers whose weights are exact integers).
-    ``thermometer=(n, block)``: the layer reads a thermometer pool; its mantissas are rounded with
-    :func:`thermometer_round` (prefix sums rounded once) instead of one by one.
-    """
-    w = np.asarray(weight, dtype=np.float64)
-    b = None if bias is None else np.asarray(bias, dtype=np.float64)
+def layer_scale(w: np.ndarray, b: np.ndarray | None, threshold: float | None,
+                fixed_scale: float | None = None) -> tuple[float, str]:
+    """The layer scale ``s`` of the module docstring and the field that fixed it."""
     if not np.all(np.isfinite(w)) or (b is not None and not np.all(np.isfinite(b))):
         raise ValueError("weights or biases are not finite")
     limits: dict[str, float] = {}
@@ -181,9 +172,71 @@ def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: flo
     if not limits:
         raise ValueError("layer has only zero weights and no threshold: no scale to choose")
     limited_by = min(limits, key=limits.get)
-    s = limits[limited_by]
+    return float(limits[limited_by]), limited_by
+
+
+def mantissa_exponent(ws: np.ndarray) -> int:
+    """Shared exponent of the 8-bit mantissas for weights ``ws`` in integer units: 1 iff any
+    ``|ws| > 127.5`` (then the stored weights are even numbers in [-256, 254])."""
+    return 1 if ws.size and float(np.max(np.abs(ws))) > 127.5 else 0
+
+
+def on_loihi_grid(weight: np.ndarray, bias: np.ndarray | None, threshold: float | None,
+                  pool_window: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+    """The float weights/bias the mapper turns into integers WITHOUT rounding: what fixed-point-
+    aware training (``ckd_train.models.fixed_point_training``) uses in its forward pass and what a
+    fixed-point-trained student exports.
+
+    ``pool_window = n > 1``: the layer reads an ``n``-input average pool, which the default
+    ``--pool-mode thermometer`` maps as ``n`` thermometer channels each weighted ``w/n``
+    (:mod:`hardware.pool_as_conv`); the scale ``s`` is then fixed by ``w/n``. With
+    ``quantize_synapse``'s rule (``s``, exponent ``e``)::
+
+        W = clip(round(w·s / (n·2^e)), -128, 127) · 2^e          stored integer per (thermometer) synapse
+        w_grid = c · W·n / s,   b_grid = c · clip(round(b·s), -4096, 4095) / s,
+        c = θ·s / (vThMant + 1/128),   vThMant = round(θ·s)
+
+    ``c`` moves the threshold rounding into the weights: a LIF with reset to 0 is unchanged when
+    its input and threshold scale together, so a network with weights ``w_grid`` and threshold
+    ``θ`` spikes as the integer one (``c = 1`` for a read-out layer, ``threshold=None``). The
+    ``+ 1/128`` puts the float threshold half an integer unit of ``v`` (``v`` counts in 1/64 of a
+    weight unit) above ``vThMant << 6``: Loihi's test ``v > vThMant << 6`` is strict, and sums of
+    grid weights hit it exactly quite often; with the half-unit margin float rounding (~1e-7 of
+    ``v``) cannot turn such a tie into a spike. ``quantize_synapse`` maps ``(w_grid/n, b_grid, θ)``
+    back to the same ``W``, bias and ``vThMant`` (its scale becomes ``s/c``), so the mapped
+    layer's quantisation error is 0 up to float rounding (``tests/test_fixed_point_training.py``)."""
+    n = int(pool_window)
+    if n < 1:
+        raise ValueError(f"pool window {pool_window} must be >= 1")
+    w = np.asarray(weight, dtype=np.float64)
+    b = None if bias is None else np.asarray(bias, dtype=np.float64)
+    s, _ = layer_scale(w / n, b, threshold)
+    e = mantissa_exponent(w * (s / n))
+    W = np.clip(np.rint(w * (s / n) / 2**e), MANT_MIN, MANT_MAX) * 2**e
+    c = 1.0
+    if threshold is not None:
+        vth = float(np.clip(np.rint(float(threshold) * s), 1, VTH_MANT_MAX))
+        c = float(threshold) * s / (vth + 1.0 / 128)
+    w_grid = W * (n * c / s)
+    b_grid = None if b is None else np.clip(np.rint(b * s), BIAS_MANT_MIN, BIAS_MANT_MAX) * (c / s)
+    return w_grid, b_grid
+
+
+def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: float | None,
+                     fixed_scale: float | None = None,
+                     thermometer: tuple[int, int] | None = None) -> QuantizedSynapse:
+    """Quantise one synaptic layer (see module docstring for the rule).
+
+    ``threshold=None`` is the non-spiking output layer (vThMant = max, scale from weights/bias).
+    ``fixed_scale`` forces ``s`` (used for pool-as-conv layers whose weights are exact integers).
+    ``thermometer=(n, block)``: the layer reads a thermometer pool; its mantissas are rounded with
+    :func:`thermometer_round` (prefix sums rounded once) instead of one by one.
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    b = None if bias is None else np.asarray(bias, dtype=np.float64)
+    s, limited_by = layer_scale(w, b, threshold, fixed_scale)
     ws = w * s
-    mant_exp = 1 if np.max(np.abs(ws)) > 127.5 else 0
+    mant_exp = mantissa_exponent(ws)
     m_raw = np.rint(ws / 2**mant_exp) if thermometer is None else \
         thermometer_round(ws / 2**mant_exp, *thermometer)
     m = np.clip(m_raw, MANT_MIN, MANT_MAX)

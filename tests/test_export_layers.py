@@ -10,7 +10,7 @@ import snntorch
 import torch
 from torch import nn
 
-from export.bn_fold import fold_conv_bn
+from ckd_train.models.bn_fold import fold_conv_bn
 from export.lif_to_nir import lif_node, lif_parameters
 from export.nir_from_student import student_to_nir
 from export.verify import compare_runs, passes, run_float_interpreter, run_student, verify_graph

@@ -3,7 +3,9 @@
 Sections: ``data`` (``ckd_train.data.DataConfig`` fields), ``student`` (``build_student`` fields;
 ``T`` is taken from ``data.T``), ``teacher`` (arch, width, weights and its own optimiser
 settings), ``method`` (dvs-only | transfer | ckd and the loss weights), ``train`` (optimiser,
-schedule, batch, device). The full resolved dict is stored in every checkpoint.
+schedule, batch, device; ``fixed_point_epochs``: the last K epochs train through Loihi 2's integer
+weights, :mod:`ckd_train.models.fixed_point_training`). The full resolved dict is stored in every
+checkpoint.
 
 Learning rate (He et al. / CKD recipe): ``lr = lr_base * global_batch / lr_ref_batch`` unless
 ``train.lr`` is given explicitly.
@@ -32,7 +34,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "train": {"epochs": 300, "batch_size": 120, "lr": None, "lr_base": 5e-3, "lr_ref_batch": 1024,
               "weight_decay": 0.01, "warmup_epochs": 5, "seed": 0, "device": "auto", "amp": True,
               "compile": False, "micro_batches": 1, "eval_batch_size": 256, "threads": None,
-              "progress": True},
+              "progress": True, "fixed_point_epochs": 0},
 }
 
 
@@ -98,6 +100,12 @@ def validate(cfg: dict) -> dict:
         v = cfg[sec][key]
         if not isinstance(v, int) or v < 1:
             raise InputError(None, f"{sec}.{key} must be an int >= 1, got {v!r}")
+    fp = cfg["train"].get("fixed_point_epochs", 0)
+    if not isinstance(fp, int) or not 0 <= fp <= cfg["train"]["epochs"]:
+        raise InputError(None, f"train.fixed_point_epochs must be an int in [0, train.epochs], got {fp!r}")
+    if fp and cfg["student"].get("arch", "vgg") != "vgg":
+        raise InputError(None, "train.fixed_point_epochs: only VGG students can be deployed to Loihi (netx is "
+                               f"sequential), got student.arch {cfg['student'].get('arch')!r}")
     return cfg
 
 

@@ -6,6 +6,12 @@ the DVS validation and test splits, ``last.pt`` every epoch and ``best.pt`` when
 improves (both atomic), ``metrics.csv`` and ``summary.json``. ``resume=True`` continues from
 ``last.pt`` and ends with the same weights as an uninterrupted run (all randomness of an epoch is
 seeded from ``(seed, epoch)``).
+
+Fixed-point-aware fine-tuning (``train.fixed_point_epochs = K``): the last ``K`` epochs freeze BN
+and run the deployed path on Loihi 2's integer weights (:mod:`ckd_train.models.fixed_point_training`);
+validation/test accuracies of those epochs are of that network, ``best.pt`` is chosen among them
+only, and their checkpoints carry ``"fixed_point"`` so that :func:`ckd_train.checkpoint.load_student`
+returns the baked (grid-valued) student the exporter writes.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from ckd_train.engine.run_config import learning_rate, validate
 from ckd_train.errors import InputError
 from ckd_train.losses import cosine_warmup_factor, kd_phase_weight, replacement_probability
 from ckd_train.models import build_student, student_config
+from ckd_train.models.fixed_point_training import GRID_NAME, freeze_batchnorm
 
 
 class Interrupted(RuntimeError):
@@ -112,6 +119,7 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
     warm = int(tr["warmup_epochs"]) * n_batches
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_warmup_factor(s, total_steps, warm))
 
+    fp_start = epochs - int(tr.get("fixed_point_epochs", 0) or 0)
     start_epoch, history, best_val, best_epoch = 0, [], -1.0, -1
     last_path, best_path = out / "last.pt", out / "best.pt"
     if resume and last_path.is_file():
@@ -158,6 +166,10 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
         plan = make_epoch_plan(seed, epoch, dvs_labels, G, pair)
         gamma = kd_phase_weight(epoch, float(meth["e_th"]), float(meth["k"])) if method == "ckd" else 0.0
         objective.train()
+        in_fp = epoch >= fp_start
+        student.fixed_point = in_fp
+        if in_fp:
+            freeze_batchnorm(student)
         sums: dict[str, float] = {}
         correct = seen = 0
         t0 = time.time()
@@ -211,7 +223,8 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
             samples += G
         train_time = time.time() - t0
         val_acc = evaluate_student(student, data.dvs_val, device, int(tr["eval_batch_size"]), autocast)
-        improved = val_acc > best_val
+        # with fixed-point epochs only those compete for best.pt (the first of them always wins)
+        improved = val_acc > best_val or (epoch == fp_start and fp_start > 0)
         # the DVS test split is only evaluated for the model that validation picks (and the last one)
         test_acc = (evaluate_student(student, data.dvs_test, device, int(tr["eval_batch_size"]), autocast)
                     if improved or epoch + 1 == epochs or tr.get("eval_test_every_epoch") else None)
@@ -225,6 +238,8 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
         if rank == 0:
             metrics = {**row, "history": history, "best_val_acc": best_val, "best_epoch": best_epoch}
             extra = {"domain_alignment": objective.da.state_dict() if objective.da is not None else None}
+            if in_fp:
+                extra["fixed_point"] = {"grid": GRID_NAME, "since_epoch": fp_start + 1}
             ck = make_checkpoint("student", student.state_dict(), cfg, data.classes, epoch, optimizer,
                                  scheduler, metrics, extra)
             save_checkpoint(last_path, ck)
@@ -239,7 +254,7 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
     best_row = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})
     summary = {"kind": "student", "method": method, "kd_loss": meth.get("kd_loss") if method == "ckd" else None,
                "seed": seed, "arch": cfg["student"]["arch"], "width": cfg["student"]["width"], "T": T,
-               "epochs": epochs, "world_size": world, "global_batch": G, "lr": lr,
+               "epochs": epochs, "fixed_point_epochs": epochs - fp_start, "world_size": world, "global_batch": G, "lr": lr,
                "best_epoch": best_epoch, "best_val_acc": best_val,
                "test_acc_at_best_val": best_row.get("test_acc"),
                "final_val_acc": history[-1]["val_acc"] if history else None,

@@ -15,6 +15,10 @@ forward 1.1-4.9x and conv+BN forward+backward 1.2-2.3x faster per layer than NCH
 ``per_step_channels_last`` row of ``benchmarks/bench_train.py`` shows the layout's share. Values are
 the same up to float rounding of the convolution's summation order. In eval mode the frames stay NCHW, so inference is
 bit-identical to the per-step loop (``tests/test_models_nets.py``) and to earlier versions.
+
+``fixed_point = True`` (set by the trainer for ``train.fixed_point_epochs``) runs the deployed path
+(``features`` + ``head_dvs``) with BN folded and Loihi 2 integer weights
+(:mod:`ckd_train.models.fixed_point_training`); the static head and the CKA features are unchanged.
 """
 from __future__ import annotations
 
@@ -34,6 +38,9 @@ class SpikingStudent(nn.Module):
         self.cfg = dict(cfg)
         self.cka_source = cka_source  # "membrane" (last conv block's LIF membrane) | "pooled"
         self.channels_last = True  # NHWC frames while training (module docstring); not in the state_dict
+        # fixed-point-aware forward (ckd_train.models.fixed_point_training); not in the state_dict
+        self.fixed_point = False
+        self._grid_plan = None
 
     def _frames(self, x: torch.Tensor) -> torch.Tensor:
         """``x[T, B, C, H, W]`` → ``[T*B, C, H, W]`` (``channels_last`` while training, see above)."""
@@ -41,6 +48,20 @@ class SpikingStudent(nn.Module):
         if self.training and self.channels_last:
             f = f.contiguous(memory_format=torch.channels_last)
         return f
+
+    def _deployed_path(self):
+        """``(features, head_dvs)`` callables: the modules themselves, or their Loihi-grid versions
+        when ``self.fixed_point`` is set (grid values computed once per forward pass)."""
+        if not self.fixed_point:
+            return self.features, self.head_dvs
+        from ckd_train.models import fixed_point_training as fpt
+
+        if self._grid_plan is None:
+            self._grid_plan = fpt.grid_plan(self)
+        params = fpt.grid_parameters(self, self._grid_plan)
+        w_head, b_head = params[-1]
+        return (lambda f: fpt.run_features(self, f, self._grid_plan, params),
+                lambda z: torch.nn.functional.linear(z, w_head, b_head))
 
     def lif_modules(self) -> list[MultiStepLIF]:
         return [m for m in self.modules() if isinstance(m, MultiStepLIF)]
@@ -58,13 +79,14 @@ class SpikingStudent(nn.Module):
         last = self.lif_modules()[-1] if (return_features and self.cka_source == "membrane") else None
         if last is not None:
             last.record_mem = True
+        features, head_dvs = self._deployed_path()
         try:
-            feat = self.features(self._frames(x))
+            feat = features(self._frames(x))
         finally:
             if last is not None:
                 last.record_mem = False
         if head == "dvs":
-            logits = self.head_dvs(feat)
+            logits = head_dvs(feat)
         elif head == "static":
             logits = self.head_static(feat)
         else:
@@ -110,8 +132,9 @@ class SpikingStudent(nn.Module):
         last = self.lif_modules()[-1] if self.cka_source == "membrane" else None
         if last is not None:
             last.record_mem = True
+        features, head_dvs = self._deployed_path()
         try:
-            feat = self.features(self._frames(x)).reshape(T, 2 * B, -1)
+            feat = features(self._frames(x)).reshape(T, 2 * B, -1)
         finally:
             if last is not None:
                 last.record_mem = False
@@ -120,7 +143,7 @@ class SpikingStudent(nn.Module):
             last.last_mem = None
         else:
             f = feat
-        return (self.head_dvs(feat[:, :B]), self.head_static(feat[:, B:]), f[:, :B], f[:, B:])
+        return (head_dvs(feat[:, :B]), self.head_static(feat[:, B:]), f[:, :B], f[:, B:])
 
 
 def scaled(channels: int, width: float) -> int:

@@ -5,7 +5,7 @@
 
 Raw results (from ``ckd-deploy``; keys marked ``?`` may be missing or ``None``)::
 
-    source: {nir, net?, arch?, method?, classes, T, input_shape, frame_encoding?}
+    source: {nir, net?, arch?, method?, classes, T, input_shape, frame_encoding?, weights?}
     target: "loihi-sim" | "cpu" | "gpu";  sim?;  device;  num_samples;  steps_per_sample
     accuracy?;  reference_accuracy?;  wall_time_s;  input_spikes_per_inference
     layers: [{name, kind, in_shape, out_shape, kernel?, stride?, padding?, groups?, neurons?,
@@ -255,13 +255,18 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
                                       else "not spikes: the 45 nm SNN view charges the first layer's dense MACs x E_MAC."))
     assumptions.append(f"GPU FLOPs: 2 x MACs per step x T + {gpu_energy.LIF_FLOPS_PER_UPDATE} FLOPs per neuron update; "
                        "padding zeros count as MACs, as a GPU computes them.")
+    weights = (raw.get("source") or {}).get("weights", "float")
+    if weights != "float":
+        notes.append(f"The student was fine-tuned with Loihi fixed-point weights ({weights}): its NIR weights are "
+                     "already on the integer grid, so the mapping rounds nothing (quantisation errors ~1e-8 are "
+                     "float32 storage).")
     if raw["target"] != "loihi-sim":
         notes.append(f"Spike counts come from the float reference on {raw['device']}, not from the fixed-point Loihi simulation.")
     uncertain = p_loihi.uncertain_keys() + p_gpu.uncertain_keys() + p_ops.uncertain_keys()
     if uncertain:
         notes.append("Figures marked uncertain in their profiles: " + ", ".join(sorted(set(uncertain))) + ".")
 
-    source = {k: src.get(k) for k in ("nir", "net", "arch", "method", "classes", "T", "input_shape", "frame_encoding")}
+    source = {k: src.get(k) for k in ("nir", "net", "arch", "method", "classes", "T", "input_shape", "frame_encoding", "weights")}
     source["nir"] = str(source["nir"] or "")
     source["classes"] = list(source["classes"] or [])
     source["T"] = int(source["T"] if source["T"] is not None else steps)

@@ -12,7 +12,7 @@ Top level (``?`` = may be ``null``)::
 
     schema: "ckd-report/1"
     created_utc: str
-    source: {nir: str, net: str?, arch: str?, method: str?, classes: [str], T: int, input_shape: [int]}
+    source: {nir: str, net: str?, arch: str?, method: str?, classes: [str], T: int, input_shape: [int], weights: str? ("float" or the Loihi grid a fixed-point-trained student is on)}
     run: {target: "loihi-sim"|"cpu"|"gpu", sim: str?, device: str, num_samples: int,
           steps_per_sample: int, input_is_spikes: bool, wall_time: Q(s), spike_source: str}
     accuracy: {deployed: Q(fraction)?, reference: Q(fraction)?, drop: Q(fraction)?}
