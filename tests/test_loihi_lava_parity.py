@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.lava, pytest.mark.slow,
 
 def assert_bit_exact(path, num_steps, min_spiking_layers=1, **inputs):
     fast = run_netx(path, num_steps, **inputs)
-    lava = run_netx(path, num_steps, sim="lava", **inputs)
+    timings: dict = {}
+    lava = run_netx(path, num_steps, sim="lava", timings=timings, **inputs)
+    assert set(timings) == {"build_s", "run_s", "readback_s"} and all(v > 0 for v in timings.values())
     assert len(fast) == len(lava)
     for k, (f, g) in enumerate(zip(fast, lava)):
         for var in "suv":

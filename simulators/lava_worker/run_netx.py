@@ -15,9 +15,13 @@ an input bias is written to ``net.in_layer.neuron.bias_mant``; one ``Monitor`` p
 ``neuron.u``, ``neuron.v`` and ``neuron.s_out`` of every block.
 
 RESULT.npz: ``L<k>_<var>`` arrays ``[B, *shape_k, T]`` (time last; index k holds the value after
-step k + 1). On any failure: one line ``lava_worker: error: ...`` on stderr, exit status 1.
+step k + 1) and ``timing_<phase>_s`` ``[B]`` wall times per sample: ``build`` (network and
+monitors created), ``run`` (``net.run``: compilation, process start-up and the simulation) and
+``readback`` (``Monitor.get_data``: Lava copies probed Vars out one message at a time, which for
+large layers takes far longer than simulating them). On any failure: one line ``lava_worker: error: ...`` on stderr, exit status 1.
 """
 import sys
+import time
 import traceback
 
 
@@ -29,6 +33,7 @@ def run_sample(net_path, num_steps, reset_interval, record, input_neuron, spikes
     from lava.proc import io
     from lava.proc.monitor.process import Monitor
 
+    t0 = time.perf_counter()
     net = netx.hdf5.Network(net_config=net_path,
                             reset_interval=reset_interval if reset_interval > 0 else None)
     if bias is not None:
@@ -49,14 +54,17 @@ def run_sample(net_path, num_steps, reset_interval, record, input_neuron, spikes
                 mons[var].probe(target, num_steps)
         monitors.append(mons)
     try:
+        t1 = time.perf_counter()
         net.run(condition=RunSteps(num_steps=num_steps),
                 run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        t2 = time.perf_counter()
         out = {}
         for k, (layer, mons) in enumerate(zip(net.layers, monitors)):
             for var, key in (("u", "u"), ("v", "v"), ("s", "s_out")):
                 if var in mons:
                     arr = np.asarray(mons[var].get_data()[layer.neuron.name][key])  # [T, *shape]
                     out[f"L{k}_{var}"] = np.moveaxis(arr, 0, -1)
+        out.update(timing_build_s=t1 - t0, timing_run_s=t2 - t1, timing_readback_s=time.perf_counter() - t2)
     finally:
         net.stop()
     return out

@@ -115,13 +115,15 @@ def prepare_inputs(net: NetxNetwork, input_spikes, input_bias):
 
 def run_netx(path: str | os.PathLike, num_steps: int, input_spikes=None, input_bias=None,
              reset_interval: int | None = None, record=VARS, sim: str = "fast",
-             device: str | None = None, timeout: float | None = None) -> list[dict[str, np.ndarray]]:
+             device: str | None = None, timeout: float | None = None,
+             timings: dict | None = None) -> list[dict[str, np.ndarray]]:
     """Run a netx ``.net`` file for ``num_steps`` Lava steps on ``sim`` ("fast" or "lava").
 
     ``reset_interval`` reproduces ``netx.hdf5.Network(reset_interval=R)``: block k zeroes its u
     and v at the start of every step t with ``t % R == (k + 1) % R`` (t from 1), so a sample of
     R steps flows through the layers with their one-step delay. ``device`` (fast only): a torch
     device such as "cuda". ``timeout`` (lava only): seconds before the worker is killed.
+    ``timings`` (lava only): a dict that receives Lava's build / run / read-back wall times.
     See the module docstring for shapes.
     """
     if sim not in SIMS:
@@ -153,7 +155,7 @@ def run_netx(path: str | os.PathLike, num_steps: int, input_spikes=None, input_b
         from simulators.loihi import lava_backend
 
         out = lava_backend.simulate(net, num_steps, spikes, bias, B, reset_interval, record,
-                                    timeout=timeout)
+                                    timeout=timeout, timings=timings)
     if not batched:
         out = [{k: v[0] for k, v in layer.items()} for layer in out]
     return out

@@ -28,8 +28,12 @@ def default_timeout(net: NetxNetwork, num_steps: int, batch: int) -> float:
 
 def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
              input_bias: np.ndarray | None, batch: int, reset_interval: int | None = None,
-             record=("s", "u", "v"), timeout: float | None = None) -> list[dict[str, np.ndarray]]:
-    """Same contract as :func:`simulators.loihi.fast_backend.simulate`, run by genuine Lava."""
+             record=("s", "u", "v"), timeout: float | None = None,
+             timings: dict | None = None) -> list[dict[str, np.ndarray]]:
+    """Same contract as :func:`simulators.loihi.fast_backend.simulate`, run by genuine Lava.
+
+    ``timings``: a dict to receive the worker's wall times summed over samples: ``build_s``,
+    ``run_s`` (``net.run``) and ``readback_s`` (``Monitor.get_data``), see the worker's docstring."""
     if timeout is None:
         timeout = default_timeout(net, num_steps, batch)
     with tempfile.TemporaryDirectory(prefix="ckd-lava-") as tmp:
@@ -50,6 +54,9 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
         np.savez(req, **payload)
         run_in_lava_env([WORKER, req, res], timeout=timeout, cwd=tmp)
         with np.load(res) as data:
+            if timings is not None:
+                for phase in ("build", "run", "readback"):
+                    timings[f"{phase}_s"] = float(np.sum(data[f"timing_{phase}_s"]))
             out = []
             for k in range(len(net.layers)):
                 layer = {}
