@@ -139,13 +139,17 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
             b = fp.effective_bias(lava_to_torch_order(b, b.dim() - 1, 1).contiguous())
         else:
             b = 0
-        max_a = int(a.abs().max()) if a.numel() else 0
+        if a.numel():   # max |a| without an |a| temporary of the whole [T, B, ...] tensor
+            lo, hi = torch.aminmax(a)
+            max_a = max(-int(lo), int(hi))
+        else:
+            max_a = 0
         wrap = max_a >= WRAP_FREE_INPUT
         # iDecay = 4096 leaves u = a << 6, inside (-2^23, 2^23) when |a| < 2^17: no 24-bit wrap
         u_in_range = layer.neuron.i_decay == fp.DECAY_UNITY and max_a < (1 << 17)
         kernel = fp.LifKernel((B,) + tshape, device, b, layer.neuron.vth, layer.neuron.i_decay,
                               layer.neuron.v_decay)
-        s_all = torch.zeros((T, B) + tshape, dtype=torch.int8, device=device)
+        s_all = torch.empty((T, B) + tshape, dtype=torch.int8, device=device)  # every step written below
         rec_u = torch.zeros((T, B) + tshape, dtype=torch.int32, device=device) if "u" in record else None
         rec_v = torch.zeros((T, B) + tshape, dtype=torch.int32, device=device) if "v" in record else None
         for t in range(T):
