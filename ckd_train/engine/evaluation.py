@@ -4,25 +4,34 @@ Prediction of the SNN = argmax of the time-averaged logits (mean over T of ``hea
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 
 @torch.no_grad()
-def evaluate_student(student, dataset, device, batch_size: int = 256, autocast=None) -> float:
-    if len(dataset) == 0:
-        return float("nan")
+def student_correct(student, dataset, device, batch_size: int = 256, autocast=None) -> list[int]:
+    """Per sample of ``dataset``: 1 if the student's DVS-head prediction is right, else 0."""
+    autocast = autocast or contextlib.nullcontext
     was = student.training
     student.eval()
-    correct = 0
+    out: list[int] = []
     for start in range(0, len(dataset), batch_size):
         items = [dataset[i] for i in range(start, min(len(dataset), start + batch_size))]
         x = torch.stack([it[0] for it in items]).transpose(0, 1).to(device)
         y = torch.tensor([it[1] for it in items], device=device)
         with autocast():
             logits = student(x, head="dvs").float().mean(0)
-        correct += (logits.argmax(1) == y).sum().item()
+        out += [int(v) for v in (logits.argmax(1) == y).tolist()]
     student.train(was)
-    return correct / len(dataset)
+    return out
+
+
+def evaluate_student(student, dataset, device, batch_size: int = 256, autocast=None) -> float:
+    """Accuracy of :func:`student_correct` (NaN for an empty dataset)."""
+    if len(dataset) == 0:
+        return float("nan")
+    return sum(student_correct(student, dataset, device, batch_size, autocast)) / len(dataset)
 
 
 @torch.no_grad()
