@@ -83,6 +83,9 @@ def test_trained_baked_exported_and_deployed_networks_agree(tmp_path):
     m.fixed_point = True
     with torch.no_grad():
         out_fp = m(x).double().numpy()
+        with torch.autocast("cpu", dtype=torch.bfloat16):   # as CUDA training runs: must not leave the grid
+            out_amp = m(x).double().numpy()
+    np.testing.assert_array_equal(out_amp, out_fp)
     bake_fixed_point(m)
     with torch.no_grad():
         out_baked = m(x).double().numpy()

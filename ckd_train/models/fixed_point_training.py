@@ -124,8 +124,21 @@ def grid_parameters(student: nn.Module, plan: list[GridLayer]) -> list[tuple[tor
     return out
 
 
+def run_head(z: torch.Tensor, params) -> torch.Tensor:
+    """``head_dvs`` on its grid values, in float32 (no autocast: bf16 would leave the grid)."""
+    w, b = params[-1]
+    with torch.autocast(z.device.type, enabled=False):
+        return F.linear(z.float(), w.float(), b.float())
+
+
 def run_features(student: nn.Module, frames: torch.Tensor, plan: list[GridLayer], params) -> torch.Tensor:
-    """``student.features`` with every conv (+BN) replaced by its grid convolution."""
+    """``student.features`` with every conv (+BN) replaced by its grid convolution, in float32
+    (autocast off: a bf16 convolution would round the grid weights away)."""
+    with torch.autocast(frames.device.type, enabled=False):
+        return _run_features(student, frames.float(), plan, params)
+
+
+def _run_features(student, frames, plan, params):
     mods = list(student.features)
     by_conv = {layer.conv: p for layer, p in zip(plan, params) if layer.conv is not None}
     x, i = frames, 0

@@ -59,9 +59,8 @@ class SpikingStudent(nn.Module):
         if self._grid_plan is None:
             self._grid_plan = fpt.grid_plan(self)
         params = fpt.grid_parameters(self, self._grid_plan)
-        w_head, b_head = params[-1]
         return (lambda f: fpt.run_features(self, f, self._grid_plan, params),
-                lambda z: torch.nn.functional.linear(z, w_head, b_head))
+                lambda z: fpt.run_head(z, params))
 
     def lif_modules(self) -> list[MultiStepLIF]:
         return [m for m in self.modules() if isinstance(m, MultiStepLIF)]
