@@ -193,9 +193,14 @@ class ConvSynapse:
                              "convolution is not exact there")
         wf = self._wf.get(dtype)
         if wf is None:
-            wf = self._wf[dtype] = self.w_int.to(dtype)
-        out = F.conv2d(s.to(dtype), wf, stride=self.stride, padding=self.padding,
-                       dilation=self.dilation, groups=self.groups)
+            wf = self._wf[dtype] = self.w_int.to(dtype).contiguous(memory_format=torch.channels_last)
+        # NHWC (channels_last): oneDNN convolves without NCHW<->blocked reorders — measured on the
+        # 2-core CPU 1.7x (dense) to 9x (depthwise pool-as-conv) faster per call; the dtype cast and
+        # the layout change are one copy, and the output stays NHWC (the LIF update is elementwise;
+        # converting back cost as much as the gain). Same exact integer sums in any layout.
+        x = s.to(dtype, memory_format=torch.channels_last)
+        out = F.conv2d(x, wf, stride=self.stride, padding=self.padding, dilation=self.dilation,
+                       groups=self.groups)
         if bound < (1 << 23):  # exact and already inside 24 bits
             return out.to(torch.int32)
         out = out.to(torch.int64)
