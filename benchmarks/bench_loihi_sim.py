@@ -11,7 +11,7 @@ Throughput = samples x steps / wall seconds. Lava runs 1 sample at two step coun
 **simulation** speed (the ratio the target is judged on) is the marginal cost of ``net.run``
 alone, ``(run(T2) - run(T1)) / (T2 - T1)``: no start-up, no compilation, and no monitor read-back.
 The read-back is reported separately: Lava's ``Monitor.get_data`` copies probed Vars out one
-message at a time, which for a PilotNet-sized input layer costs ~3.5 s per recorded step — 20x
+message at a time, which for a PilotNet-sized net costs ~2.6-2.8 s per recorded step — 15-20x
 more than simulating the step (an earlier version of this benchmark counted it as simulation
 time and over-stated the speed-up ~20x). The end-to-end figure (whole worker call, wall clock) is
 kept for information. Fast runs a batch on CPU (``--threads``, default 1) or ``--device``; its
