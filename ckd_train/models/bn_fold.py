@@ -17,41 +17,46 @@ within that distance of the threshold (numbers in ``export.verify``).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
 
 
-def bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
-    """``(s, t)`` with ``BN(y) = s y + t`` per channel, float64 (eval statistics)."""
+def to_float64_numpy(t: torch.Tensor) -> np.ndarray:
+    """The converter :func:`fold_conv_bn` uses: a float64 numpy copy outside autograd."""
+    return t.detach().double().cpu().numpy()
+
+
+def fold(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d | None,
+         to: Callable = lambda t: t):
+    """Folded ``(W', b')`` — ``s = gamma / sqrt(running_var + eps)``, ``W' = s W``,
+    ``b' = s b + (beta - s mean)`` — with ``to`` applied to every parameter and statistic first:
+    :func:`to_float64_numpy` gives numpy float64 arrays (the exporter), the default keeps torch
+    tensors differentiable in ``weight``, ``bias``, ``gamma``, ``beta`` (fixed-point-aware
+    training). A missing bias counts as 0; ``weight`` may have any rank (a Linear's ``[out, in]``)."""
+    w = to(weight)
+    xp = np if isinstance(w, np.ndarray) else torch
+    if bias is not None:
+        b = to(bias)
+    else:
+        b = np.zeros(w.shape[0]) if xp is np else torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
+    if bn is None:
+        return w, b
+    if bn.num_features != w.shape[0]:
+        raise ValueError(f"BatchNorm2d has {bn.num_features} channels, the conv before it {w.shape[0]}")
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("BatchNorm2d has no running statistics (track_running_stats=False)")
-    mean = bn.running_mean.detach().double().cpu().numpy()
-    var = bn.running_var.detach().double().cpu().numpy()
-    gamma = bn.weight.detach().double().cpu().numpy() if bn.weight is not None else np.ones_like(mean)
-    beta = bn.bias.detach().double().cpu().numpy() if bn.bias is not None else np.zeros_like(mean)
-    s = gamma / np.sqrt(var + float(bn.eps))
-    return s, beta - s * mean
+    mean, var = to(bn.running_mean), to(bn.running_var)
+    gamma = to(bn.weight) if bn.weight is not None else xp.ones_like(mean)
+    beta = to(bn.bias) if bn.bias is not None else xp.zeros_like(mean)
+    s = gamma / xp.sqrt(var + float(bn.eps))
+    return w * s.reshape((-1,) + (1,) * (w.ndim - 1)), s * b + (beta - s * mean)
 
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d | None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """Folded ``(weight[C_out, C_in/groups, kH, kW], bias[C_out])`` as numpy arrays of ``dtype``."""
-    w = conv.weight.detach().double().cpu().numpy()
-    b = conv.bias.detach().double().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0])
-    if bn is None:
-        return w.astype(dtype), b.astype(dtype)
-    if bn.num_features != w.shape[0]:
-        raise ValueError(f"BatchNorm2d has {bn.num_features} channels, the conv before it {w.shape[0]}")
-    s, t = bn_scale_shift(bn)
-    return (w * s[:, None, None, None]).astype(dtype), (s * b + t).astype(dtype)
-
-
-def folded_conv_module(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> nn.Conv2d:
-    """A torch ``Conv2d`` (with bias) holding the folded parameters (used by tests/ONNX)."""
-    w, b = fold_conv_bn(conv, bn, np.float32)
-    out = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                    conv.padding, conv.dilation, conv.groups, bias=True)
-    with torch.no_grad():
-        out.weight.copy_(torch.from_numpy(w))
-        out.bias.copy_(torch.from_numpy(b))
-    return out
+    """Folded ``(weight[C_out, C_in/groups, kH, kW], bias[C_out])`` as numpy arrays of ``dtype``
+    (computed in float64)."""
+    w, b = fold(conv.weight, conv.bias, bn, to_float64_numpy)
+    return w.astype(dtype), b.astype(dtype)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ckd_train.models.bn_fold import fold_conv_bn
+from ckd_train.models.bn_fold import fold, to_float64_numpy
 from ckd_train.models.lif import MultiStepLIF
 from hardware.fixed_point import on_loihi_grid
 
@@ -83,44 +83,32 @@ def grid_plan(student: nn.Module) -> list[GridLayer]:
     return plan
 
 
-def _folded(student: nn.Module, layer: GridLayer) -> tuple[torch.Tensor, torch.Tensor]:
-    """Folded ``(weight, bias)`` as differentiable tensors (BN with its running statistics)."""
+def _folded(student: nn.Module, layer: GridLayer, **to):
+    """Folded ``(weight, bias)`` of ``layer`` (:func:`ckd_train.models.bn_fold.fold`, BN with its
+    running statistics): differentiable tensors, or float64 arrays with ``to=to_float64_numpy``."""
     if layer.conv is None:
-        head = student.head_dvs
-        b = head.bias if head.bias is not None else torch.zeros_like(head.weight[:, 0])
-        return head.weight, b
+        return fold(student.head_dvs.weight, student.head_dvs.bias, None, **to)
+    bn = student.features[layer.bn] if layer.bn is not None else None
     conv = student.features[layer.conv]
-    w = conv.weight
-    b = conv.bias if conv.bias is not None else torch.zeros_like(w[:, 0, 0, 0])
-    if layer.bn is None:
-        return w, b
-    bn = student.features[layer.bn]
-    s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return w * s.view(-1, 1, 1, 1), bn.bias + s * (b - bn.running_mean)
+    return fold(conv.weight, conv.bias, bn, **to)
 
 
 def grid_values(student: nn.Module, layer: GridLayer) -> tuple[np.ndarray, np.ndarray]:
-    """float64 ``(weight, bias)`` of ``layer`` on the Loihi grid (the fold done as the exporter does)."""
-    if layer.conv is None:
-        head = student.head_dvs
-        w = head.weight.detach().double().cpu().numpy()
-        b = head.bias.detach().double().cpu().numpy() if head.bias is not None else np.zeros(w.shape[0])
-    else:
-        bn = student.features[layer.bn] if layer.bn is not None else None
-        w, b = fold_conv_bn(student.features[layer.conv], bn)
-    wq, bq = on_loihi_grid(w, b, layer.threshold, layer.pool_window)
-    return wq, bq
+    """float64 ``(weight, bias)`` of ``layer`` on the Loihi grid (folded exactly as the exporter folds)."""
+    w, b = _folded(student, layer, to=to_float64_numpy)
+    return on_loihi_grid(w, b, layer.threshold, layer.pool_window)
 
 
 def grid_parameters(student: nn.Module, plan: list[GridLayer]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Per layer ``(W_q, b_q)``: grid values forward, straight-through gradients backward."""
+    """Per layer ``(W_q, b_q)``: exactly the grid values forward (``x - x.detach()`` is 0),
+    straight-through gradients backward."""
     out = []
     for layer in plan:
         w, b = _folded(student, layer)
         wq, bq = grid_values(student, layer)
         wq_t = torch.as_tensor(wq, dtype=w.dtype, device=w.device)
         bq_t = torch.as_tensor(bq, dtype=b.dtype, device=b.device)
-        out.append((w + (wq_t - w).detach(), b + (bq_t - b).detach()))
+        out.append((wq_t + (w - w.detach()), bq_t + (b - b.detach())))
     return out
 
 
@@ -140,14 +128,14 @@ def run_features(student: nn.Module, frames: torch.Tensor, plan: list[GridLayer]
 
 def _run_features(student, frames, plan, params):
     mods = list(student.features)
-    by_conv = {layer.conv: p for layer, p in zip(plan, params) if layer.conv is not None}
+    by_conv = {layer.conv: (layer, p) for layer, p in zip(plan, params) if layer.conv is not None}
     x, i = frames, 0
     while i < len(mods):
         if i in by_conv:
+            layer, (w, b) = by_conv[i]
             conv = mods[i]
-            w, b = by_conv[i]
             x = F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
-            i += 2 if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d) else 1
+            i = (layer.bn if layer.bn is not None else i) + 1   # the BN is folded in
             continue
         x = mods[i](x)
         i += 1
