@@ -110,6 +110,19 @@ def exact_float_dtype(bound: float) -> torch.dtype | None:
     return None
 
 
+def _exact_input(s: torch.Tensor, message_bits: int, abs_sum: int):
+    """The input as Lava's synapses read it — ``s != 0`` for unary spikes (message bits 0), else
+    the graded values — with ``bound = abs_sum · max|s|`` on every partial sum and the float dtype
+    that sums exactly below it (:func:`exact_float_dtype`, None beyond 2^53)."""
+    if message_bits == 0:
+        max_abs = 1
+        s = s != 0
+    else:
+        max_abs = int(s.abs().max()) if s.numel() else 0
+    bound = abs_sum * max_abs
+    return s, bound, exact_float_dtype(bound)
+
+
 class DenseSynapse:
     """``PyDenseModelBitAcc`` output for a batch of input vectors (all int64, CPU or CUDA)."""
 
@@ -141,13 +154,7 @@ class DenseSynapse:
 
     def accumulate(self, s: torch.Tensor) -> torch.Tensor:
         """``(W @ s) << weight_exp`` (arithmetic ``>>`` for negative exponents) in int64."""
-        if self.message_bits == 0:
-            max_abs = 1
-            s = s != 0
-        else:
-            max_abs = int(s.abs().max()) if s.numel() else 0
-        bound = self.row_abs_sum * max_abs
-        dtype = exact_float_dtype(bound)
+        s, bound, dtype = _exact_input(s, self.message_bits, self.row_abs_sum)
         if dtype is None:
             acc = (s.to(torch.int64).cpu() @ self.w_int.cpu().T).to(s.device)
         else:
@@ -181,13 +188,7 @@ class ConvSynapse:
 
     def __call__(self, s: torch.Tensor) -> torch.Tensor:
         """``s`` [M, C, H, W] integer -> a [M, K, H', W'] int32 (Lava's 24-bit clamped output)."""
-        if self.message_bits == 0:
-            max_abs = 1
-            s = s != 0
-        else:
-            max_abs = int(s.abs().max()) if s.numel() else 0
-        bound = self.out_abs_sum * max_abs
-        dtype = exact_float_dtype(bound)
+        s, bound, dtype = _exact_input(s, self.message_bits, self.out_abs_sum)
         if dtype is None:
             raise ValueError(f"conv partial sums may reach {bound} >= 2^53: Lava's float64 "
                              "convolution is not exact there")
