@@ -181,6 +181,11 @@ def mantissa_exponent(ws: np.ndarray) -> int:
     return 1 if ws.size and float(np.max(np.abs(ws))) > 127.5 else 0
 
 
+def threshold_mantissa(threshold: float, s: float) -> int:
+    """``vThMant = round(θ·s)`` within the unsigned 17-bit field."""
+    return int(np.clip(np.rint(float(threshold) * s), 0, VTH_MANT_MAX))
+
+
 def on_loihi_grid(weight: np.ndarray, bias: np.ndarray | None, threshold: float | None,
                   pool_window: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
     """The float weights/bias the mapper turns into integers WITHOUT rounding: what fixed-point-
@@ -215,8 +220,7 @@ def on_loihi_grid(weight: np.ndarray, bias: np.ndarray | None, threshold: float 
     W = np.clip(np.rint(w * (s / n) / 2**e), MANT_MIN, MANT_MAX) * 2**e
     c = 1.0
     if threshold is not None:
-        vth = float(np.clip(np.rint(float(threshold) * s), 1, VTH_MANT_MAX))
-        c = float(threshold) * s / (vth + 1.0 / 128)
+        c = float(threshold) * s / (threshold_mantissa(threshold, s) + 1.0 / 128)
     w_grid = W * (n * c / s)
     b_grid = None if b is None else np.clip(np.rint(b * s), BIAS_MANT_MIN, BIAS_MANT_MAX) * (c / s)
     return w_grid, b_grid
@@ -254,7 +258,7 @@ def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: flo
     if threshold is None:
         vth, th_err = VTH_MANT_MAX, 0.0
     else:
-        vth = int(np.clip(np.rint(float(threshold) * s), 0, VTH_MANT_MAX))
+        vth = threshold_mantissa(threshold, s)
         th_err = abs(float(threshold) - vth / s)
     if np.any(W != 0):
         _, nbits, nexp, _ = optimize_weight_bits(W)
