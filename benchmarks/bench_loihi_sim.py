@@ -65,7 +65,7 @@ def timed(fn):
 
 
 def bench_network(name, path, in_shape, fast_batch, fast_steps, lava_steps, device, rng):
-    from simulators.loihi import run_netx
+    from ckd_toolchain.simulators.loihi import run_netx
 
     x_fast = (rng.random((fast_batch,) + in_shape + (fast_steps,)) < 0.2).astype(np.int8)
     run_netx(path, 2, input_spikes=x_fast[:1, ..., :2], record="s", device=device)  # warm-up
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
               "host": {"platform": platform.platform(), "cpus": os.cpu_count(),
                        "torch": torch.__version__, "torch_threads": torch.get_num_threads()}}
     out = Path(args.out) / f"loihi_sim-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    from ckd_train.atomic_io import write_json
+    from ckd_toolchain.atomic_io import write_json
 
     write_json(out, report)
     print(f"wrote {out}")

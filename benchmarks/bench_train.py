@@ -18,7 +18,7 @@ The three are interleaved (3 rounds, best round of each), so they see the same m
 to ``runs/bench/bench_train.json`` (``cpu``: the first configuration, ``cpu_grid``: all of them).
 ``--profile`` also prints a torch.profiler table of the multi-step train step.
 Like ``ckd-train`` on CPU, the process first calls
-:func:`ckd_train.engine.glibc_heap.keep_freed_heap` (process-wide, so all sides get the same
+:func:`ckd_toolchain.ckd_train.engine.glibc_heap.keep_freed_heap` (process-wide, so all sides get the same
 allocator; ``--no-heap-tuning`` leaves glibc malloc at its defaults).
 On CUDA (if present) it also records VGGSNN T=10 48x48 batch 120 throughput and peak memory.
 
@@ -42,12 +42,12 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ckd_train.atomic_io import write_json  # noqa: E402
-from ckd_train.engine.glibc_heap import keep_freed_heap  # noqa: E402
-from ckd_train.losses import tet_loss  # noqa: E402
-from ckd_train.models import build_student  # noqa: E402
-from ckd_train.models.lif import MultiStepLIF  # noqa: E402
-from ckd_train.models.surrogate import Triangle  # noqa: E402
+from ckd_toolchain.atomic_io import write_json  # noqa: E402
+from ckd_toolchain.ckd_train.engine.glibc_heap import keep_freed_heap  # noqa: E402
+from ckd_toolchain.ckd_train.losses import tet_loss  # noqa: E402
+from ckd_toolchain.ckd_train.models import build_student  # noqa: E402
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF  # noqa: E402
+from ckd_toolchain.ckd_train.models.surrogate import Triangle  # noqa: E402
 
 
 def per_step_copy(student):

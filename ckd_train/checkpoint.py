@@ -14,11 +14,11 @@
      "fixed_point": {"grid": str, "since_epoch": int}}   # only after fixed-point-aware epochs
 
 :func:`load_student` rebuilds the student (``features`` + ``head_dvs`` is the deployed path) and
-:func:`load_teacher` the ANN teacher; both raise :class:`~ckd_train.errors.InputError` on a file
+:func:`load_teacher` the ANN teacher; both raise :class:`~ckd_toolchain.errors.InputError` on a file
 that is missing, unreadable, not of this format, or whose weights do not fit the stored config.
 A checkpoint with ``"fixed_point"`` holds the float parameters of a run whose forward pass used
 Loihi 2 integer weights; :func:`load_student` returns that network, its parameters replaced by
-the grid values (:func:`ckd_train.models.fixed_point_training.bake_fixed_point`).
+the grid values (:func:`ckd_toolchain.ckd_train.models.fixed_point_training.bake_fixed_point`).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 FORMAT = "ckd-checkpoint"
 VERSION = 1
@@ -56,8 +56,8 @@ def read_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
 
 def load_student(path: str | os.PathLike):
     """Rebuild the student SNN of a checkpoint: returns ``(model.eval(), ckpt_dict)``."""
-    from ckd_train.models import build_student
-    from ckd_train.models.fixed_point_training import bake_fixed_point
+    from ckd_toolchain.ckd_train.models import build_student
+    from ckd_toolchain.ckd_train.models.fixed_point_training import bake_fixed_point
 
     model, ckpt = _load_model(path, "student", build_student)
     if ckpt.get("fixed_point"):
@@ -70,7 +70,7 @@ def load_student(path: str | os.PathLike):
 
 def load_teacher(path: str | os.PathLike):
     """Rebuild the ANN teacher of a checkpoint: returns ``(model.eval(), ckpt_dict)``."""
-    from ckd_train.models import build_teacher
+    from ckd_toolchain.ckd_train.models import build_teacher
 
     return _load_model(path, "teacher", build_teacher)
 

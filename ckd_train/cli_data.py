@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from ckd_train.errors import OneLineArgumentParser, cli_entry
+from ckd_toolchain.errors import OneLineArgumentParser, cli_entry
 
 
 def _positive_int(text: str) -> int:
@@ -30,7 +30,7 @@ def _positive_int(text: str) -> int:
 
 
 def _add_data_args(p) -> None:
-    from ckd_train.data.config import DATASET_NAMES, FRAME_ENCODINGS
+    from ckd_toolchain.ckd_train.data.config import DATASET_NAMES, FRAME_ENCODINGS
 
     p.add_argument("--data", default="n-digits", choices=DATASET_NAMES, help="dataset name (default n-digits)")
     p.add_argument("--root", default=None, help="dataset folder (default $CKD_DATA_DIR/<data> or <repo>/data/<data>)")
@@ -72,25 +72,25 @@ def build_parser() -> OneLineArgumentParser:
 
 
 def _config(args):
-    from ckd_train.data.config import DataConfig
+    from ckd_toolchain.ckd_train.data.config import DataConfig
 
     return DataConfig(name=args.data, root=args.root, rgb_root=args.rgb_root, T=args.T, size=args.size, bins=args.bins,
                       frame_encoding=args.encoding, seed=args.seed, cache_dir=args.cache_dir, skip_bad=args.skip_bad)
 
 
 def _synth(args) -> int:
-    from ckd_train.data.config import default_data_root
-    from ckd_train.data.ndigits_synth import SynthParams, format_summary, synthesize
+    from ckd_toolchain.ckd_train.data.config import default_data_root
+    from ckd_toolchain.ckd_train.data.ndigits_synth import SynthParams, format_summary, synthesize
 
     if not (0.0 < args.contrast < 5.0):
-        from ckd_train.errors import InputError
+        from ckd_toolchain.errors import InputError
 
         raise InputError(None, f"--contrast must be in (0, 5), got {args.contrast}")
     for flag, value, ok in (("--noise-hz", args.noise_hz, args.noise_hz >= 0), ("--mismatch", args.mismatch, 0 <= args.mismatch < 1),
                             ("--refractory-us", args.refractory_us, args.refractory_us >= 0),
                             ("--saccade-px", args.saccade_px, 0 < args.saccade_px <= 32)):
         if not ok:
-            from ckd_train.errors import InputError
+            from ckd_toolchain.errors import InputError
 
             raise InputError(None, f"{flag}: value {value} out of range")
     out = Path(args.out) if args.out else default_data_root() / "n-digits"
@@ -98,7 +98,7 @@ def _synth(args) -> int:
                     noise_hz=args.noise_hz, mismatch=args.mismatch, refractory_us=args.refractory_us,
                     saccade_px=args.saccade_px)
     if p.sensor > 240:
-        from ckd_train.errors import InputError
+        from ckd_toolchain.errors import InputError
 
         raise InputError(None, f"--size {p.size}: the emulated sensor ({p.sensor} px) must fit the N-Caltech101 "
                                "format's y < 240; use a smaller --size or --saccade-px")
@@ -113,8 +113,8 @@ def _report_skipped(data) -> None:
 
 
 def _show(args) -> int:
-    from ckd_train.data.datasets import build_datasets
-    from ckd_train.data.show import show
+    from ckd_toolchain.ckd_train.data.datasets import build_datasets
+    from ckd_toolchain.ckd_train.data.show import show
 
     data = build_datasets(_config(args))
     paths = show(data, args.out, per_class=args.per_class)
@@ -126,9 +126,9 @@ def _show(args) -> int:
 def _stats(args) -> int:
     import numpy as np
 
-    from ckd_train.data.datasets import build_datasets
-    from ckd_train.data.ndigits_synth import format_summary, summarize
-    from ckd_train.data.sources import discover
+    from ckd_toolchain.ckd_train.data.datasets import build_datasets
+    from ckd_toolchain.ckd_train.data.ndigits_synth import format_summary, summarize
+    from ckd_toolchain.ckd_train.data.sources import discover
 
     cfg = _config(args)
     data = build_datasets(cfg)

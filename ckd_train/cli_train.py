@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ckd_train.errors import InputError, OneLineArgumentParser, cli_entry
+from ckd_toolchain.errors import InputError, OneLineArgumentParser, cli_entry
 
 
 def _common(p: argparse.ArgumentParser, out_required: bool = True) -> None:
@@ -51,7 +51,7 @@ def build_parser() -> OneLineArgumentParser:
 
 
 def resolve_config(args) -> dict:
-    from ckd_train.engine import apply_overrides, load_config
+    from ckd_toolchain.ckd_train.engine import apply_overrides, load_config
 
     cfg = load_config(args.config)
     cfg = apply_overrides(cfg, args.set)
@@ -89,17 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = resolve_config(args)
     if args.cmd == "teacher":
-        from ckd_train.engine import train_teacher
+        from ckd_toolchain.ckd_train.engine import train_teacher
 
         s = train_teacher(cfg, args.out, resume=args.resume, log=_log)
         _log(f"ckd-train: teacher best val acc {s['best_val_acc']:.4f} (epoch {s['best_epoch']}) → {s['best']}")
     elif args.cmd == "student":
-        from ckd_train.engine import train_student
+        from ckd_toolchain.ckd_train.engine import train_student
 
         if cfg["method"]["name"] == "ckd" and not args.teacher:
             raise InputError(None, "--method ckd needs --teacher <teacher checkpoint>")
         if cfg["method"]["name"] == "ckd":
-            from ckd_train.checkpoint import read_checkpoint
+            from ckd_toolchain.ckd_train.checkpoint import read_checkpoint
 
             read_checkpoint(args.teacher, "teacher")  # fail fast, before the data is loaded
         s = train_student(cfg, args.out, teacher_path=args.teacher, resume=args.resume, log=_log)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"ckd-train: {s['method']} best val acc {s['best_val_acc']:.4f} (epoch {s['best_epoch']}), "
                  f"DVS test acc at best val {s['test_acc_at_best_val']:.4f} → {s['best']}")
     else:
-        from ckd_train.engine.experiment import run_experiment
+        from ckd_toolchain.ckd_train.engine.experiment import run_experiment
 
         res = run_experiment(cfg, args.out, seeds=args.seeds, methods=args.methods, teacher=args.teacher,
                              resume=args.resume, log=_log)

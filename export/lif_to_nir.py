@@ -12,7 +12,7 @@ then ``v = v_reset`` where ``z = 1``. We export
     tau = dt / (1 - beta),   r = tau / dt,   v_leak = 0,   v_threshold = V_th,   v_reset = 0.
 
 **Why forward Euler with that dt reproduces snnTorch exactly.** One forward-Euler step of length
-``dt`` (what Norse's ``lif_box_feed_forward_step`` and our :mod:`simulators.nir_float` do) is::
+``dt`` (what Norse's ``lif_box_feed_forward_step`` and our :mod:`ckd_toolchain.simulators.nir_float` do) is::
 
     v ← v + (dt/tau) (v_leak - v + r I) = (1 - dt/tau) v + (dt r / tau) I + (dt/tau) v_leak
       = beta v + 1 · I + 0                     (dt/tau = 1 - beta, dt r/tau = 1, v_leak = 0)

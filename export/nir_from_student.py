@@ -7,8 +7,8 @@ Mapping (ARCHITECTURE.md "Student network" → "NIR"); shapes are unbatched, ``(
 student module (position ``i``)          NIR node(s), name
 =======================================  =====================================================
 ``Conv2d`` [+ ``BatchNorm2d``]           ``Conv2d`` with BN folded into weight/bias
-                                         (:mod:`ckd_train.models.bn_fold`; float64), ``features_ii_conv``
-``MultiStepLIF``                         ``LIF`` (:mod:`export.lif_to_nir`), ``features_ii_lif``
+                                         (:mod:`ckd_toolchain.ckd_train.models.bn_fold`; float64), ``features_ii_conv``
+``MultiStepLIF``                         ``LIF`` (:mod:`ckd_toolchain.export.lif_to_nir`), ``features_ii_lif``
 ``AvgPool2d(k, s, p)``                   ``AvgPool2d``, ``features_ii_avgpool``
 ``AdaptiveAvgPool2d(o)``                 ``AvgPool2d`` with kernel = stride = ``H/o``,
                                          ``features_ii_avgpool``
@@ -24,7 +24,7 @@ student module (position ``i``)          NIR node(s), name
 
 plus ``input`` (``Input``, shape ``(C, H, W)``) and ``output`` (``Output``). ``ii`` is the
 zero-padded index in ``features`` so that names sort in network order. Anything else raises
-:func:`export.unsupported.unsupported_layer` (an ``InputError``: layer, position, what to use).
+:func:`ckd_toolchain.export.unsupported.unsupported_layer` (an ``InputError``: layer, position, what to use).
 The graph is built with ``type_check=True`` (NIR's ``infer_types`` + ``check_types``).
 """
 from __future__ import annotations
@@ -37,21 +37,21 @@ import nir
 import numpy as np
 from torch import nn
 
-from ckd_train.errors import InputError
-from ckd_train.models.bn_fold import fold_conv_bn
-from export.lif_to_nir import DEFAULT_DT, lif_node
-from export.nir_metadata import encode_metadata
-from export.unsupported import unsupported_layer
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.ckd_train.models.bn_fold import fold_conv_bn
+from ckd_toolchain.export.lif_to_nir import DEFAULT_DT, lif_node
+from ckd_toolchain.nir_metadata import encode_metadata
+from ckd_toolchain.export.unsupported import unsupported_layer
 
 
 def _lif_class():
-    from ckd_train.models.lif import MultiStepLIF
+    from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
 
     return MultiStepLIF
 
 
 def _block_class():
-    from ckd_train.models.resnet import SpikingBasicBlock
+    from ckd_toolchain.ckd_train.models.resnet import SpikingBasicBlock
 
     return SpikingBasicBlock
 

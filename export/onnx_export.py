@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ckd_train.atomic_io import atomic_path
-from ckd_train.errors import InputError
+from ckd_toolchain.atomic_io import atomic_path
+from ckd_toolchain.errors import InputError
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -53,7 +53,7 @@ class UnrolledStudent(nn.Module):
         self.T = int(T)
 
     def _lif(self, mod, x, mems: dict):
-        from ckd_train.models.lif import lif_step
+        from ckd_toolchain.ckd_train.models.lif import lif_step
 
         mem = mems.get(id(mod))
         if mem is None:
@@ -63,8 +63,8 @@ class UnrolledStudent(nn.Module):
         return s
 
     def _run(self, module: nn.Module, x, mems: dict):
-        from ckd_train.models.lif import MultiStepLIF
-        from ckd_train.models.resnet import SpikingBasicBlock
+        from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
+        from ckd_toolchain.ckd_train.models.resnet import SpikingBasicBlock
 
         if isinstance(module, MultiStepLIF):
             return self._lif(module, x, mems)

@@ -2,7 +2,7 @@
 
 The exporter walks ``model.features`` (an ``nn.Sequential``) and ``model.head_dvs`` (ARCHITECTURE.md
 "Student network"); any module outside the contract's list becomes an
-:class:`~ckd_train.errors.InputError` naming the layer type, its position (``features[3]``,
+:class:`~ckd_toolchain.errors.InputError` naming the layer type, its position (``features[3]``,
 ``features[5].shortcut[0]``) and the replacement, so ``ckd-export`` prints one line and exits 2.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 
 from torch import nn
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 #: what to use instead, by module class name
 ADVICE = {

@@ -2,7 +2,7 @@
 
 Two simulators run the *file* (after ``nir.write``/``nir.read``) on the same frames as the student:
 
-1. our float interpreter :mod:`simulators.nir_float` (the graph exactly as written);
+1. our float interpreter :mod:`ckd_toolchain.simulators.nir_float` (the graph exactly as written);
 2. Norse 1.1's ``norse.torch.from_nir`` (executed by nirtorch's ``GraphExecutor``, one call per
    time step) for feed-forward graphs; for graphs with fan-in (ResNet) Norse's node modules wired
    by ``nirtorch.nir_to_torch``, because ``from_nir``'s executor runs a fan-in node before one of
@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 FLOAT32_MAX_FLIP_FRACTION = 0.05
 FLOAT32_MIN_AGREEMENT = 0.95
@@ -90,7 +90,7 @@ def run_student(model: nn.Module, frames: torch.Tensor, lif_modules: dict[str, n
 def run_float_interpreter(graph: nir.NIRGraph, frames: torch.Tensor, record: list[str],
                           dtype: torch.dtype = torch.float32, batch_size: int = 16, model=None):
     """``simulators.nir_float`` on ``frames[B, T, ...]``: ``(output[B, T, K], {node: [B, T, ...]})``."""
-    from simulators.nir_float import NIRFloatModel
+    from ckd_toolchain.simulators.nir_float import NIRFloatModel
 
     if model is None:
         model = NIRFloatModel(graph, dtype=dtype).to(frames.device)
@@ -322,7 +322,7 @@ def verify_graph(model: nn.Module, graph: nir.NIRGraph, lif_modules: dict[str, n
     ``nir_float32``: float32 student vs our interpreter in float32; ``norse``: float32 student vs
     Norse (float32). See the module docstring for the tolerances. Samples are processed ``chunk``
     at a time so that memory stays bounded (every LIF layer's spikes are kept per chunk)."""
-    from simulators.nir_float import NIRFloatModel
+    from ckd_toolchain.simulators.nir_float import NIRFloatModel
 
     frames = torch.as_tensor(frames).float()
     record = [n for n in order if n in lif_modules]

@@ -6,18 +6,18 @@
     ckd-deploy --target loihi-sim model.net --steps N [--input-spikes S.npy] --out DIR   (run a .net)
 
 Writes ``DIR/model.net`` (loihi-sim), ``DIR/report.json`` (+ report.md and plots) and, for
-``--input``, ``DIR/outputs.npy`` ``(samples, T, classes)``. See :mod:`hardware.deploy_pipeline`.
+``--input``, ``DIR/outputs.npy`` ``(samples, T, classes)``. See :mod:`ckd_toolchain.hardware.deploy_pipeline`.
 A graph that cannot be mapped, a bad file or bad options: one line on stderr, exit status 2.
 """
 from __future__ import annotations
 
 import sys
 
-from ckd_train.errors import InputError, OneLineArgumentParser, cli_entry
+from ckd_toolchain.errors import InputError, OneLineArgumentParser, cli_entry
 
 
 def build_parser() -> OneLineArgumentParser:
-    from simulators.loihi_cli import add_netx_run_arguments
+    from ckd_toolchain.simulators.cli_loihi import add_netx_run_arguments
 
     p = OneLineArgumentParser(prog="ckd-deploy", description="map a NIR graph to Loihi 2 (lava-dl netx) "
                               "and run it on a simulator, or run the float reference")
@@ -46,14 +46,14 @@ def build_parser() -> OneLineArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.model.endswith(".net"):
-        from simulators.loihi_cli import run_netx_from_args
+        from ckd_toolchain.simulators.cli_loihi import run_netx_from_args
         if args.target != "loihi-sim":
             raise InputError(args.model, "a .net file only runs with --target loihi-sim")
         run_netx_from_args(args, net_path=args.model, out_dir=args.out)
         return 0
     if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise InputError(None, "--batch-size and --limit must be >= 1")
-    from hardware.deploy_pipeline import deploy
+    from ckd_toolchain.hardware.deploy_pipeline import deploy
     raw = deploy(args.model, args.out, target=args.target, data=args.data, input_npy=args.input_npy,
                  sim=args.sim, pool_mode=args.pool_mode, batch_size=args.batch_size, limit=args.limit,
                  dt=args.dt, data_root=args.data_root, diagnostics=not args.no_diagnostics,

@@ -8,7 +8,7 @@ file, exit status 2. On success the path of ``comparison.md`` is printed.
 """
 from __future__ import annotations
 
-from ckd_train.errors import OneLineArgumentParser, cli_entry
+from ckd_toolchain.errors import OneLineArgumentParser, cli_entry
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -22,7 +22,7 @@ def build_parser() -> OneLineArgumentParser:
 @cli_entry("ckd-report")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hardware.report.compare import compare_reports
+    from ckd_toolchain.hardware.report.compare import compare_reports
 
     labels = None if args.labels is None else [s.strip() for s in args.labels.split(",")]
     path = compare_reports(args.reports, args.out, labels)

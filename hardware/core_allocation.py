@@ -23,7 +23,7 @@ from importlib import resources
 import numpy as np
 import yaml
 
-from hardware.loihi_layer import LoihiLayer
+from ckd_toolchain.hardware.loihi_layer import LoihiLayer
 
 
 @lru_cache(maxsize=1)

@@ -2,10 +2,10 @@
 
 Targets:
 
-* ``loihi-sim``: map (:mod:`hardware.nir_to_loihi`), write ``DIR/model.net``
-  (:mod:`hardware.netx_writer`) and run it with ``simulators.loihi.run_netx`` (``sim="fast"``:
+* ``loihi-sim``: map (:mod:`ckd_toolchain.hardware.nir_to_loihi`), write ``DIR/model.net``
+  (:mod:`ckd_toolchain.hardware.netx_writer`) and run it with ``simulators.loihi.run_netx`` (``sim="fast"``:
   our bit-exact simulator; ``sim="lava"``: genuine Lava in its own env) for ``T + L`` steps with
-  ``reset_interval = T + L`` (timing scheme in :mod:`hardware.netx_writer`). Logits are the read-out
+  ``reset_interval = T + L`` (timing scheme in :mod:`ckd_toolchain.hardware.netx_writer`). Logits are the read-out
   layer's ``v`` in the window ``[L, L + T)`` divided by ``64·scale`` (its per-step float value);
   the class is the argmax of their sum over T, as for the float reference. The float reference
   accuracy of the same graph on the same samples is computed too (``reference_accuracy``), plus
@@ -36,21 +36,21 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ckd_train.atomic_io import save_numpy, write_json
-from ckd_train.data.splits import spread_subset
-from ckd_train.errors import InputError
-from hardware.core_allocation import allocate, out_degree
-from hardware.layer_float_sim import run_layers
-from hardware.mapping_report import layer_entries, mapping_block
-from hardware.netx_writer import write_netx
-from hardware.nir_to_loihi import MappedNetwork, map_graph
+from ckd_toolchain.atomic_io import save_numpy, write_json
+from ckd_toolchain.subsets import spread_subset
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.core_allocation import allocate, out_degree
+from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.hardware.mapping_report import layer_entries, mapping_block
+from ckd_toolchain.hardware.netx_writer import write_netx
+from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork, map_graph
 
 TARGETS = ("loihi-sim", "cpu", "gpu")
 
 
 def _meta(graph) -> dict:
     try:
-        from export.nir_metadata import read_metadata
+        from ckd_toolchain.nir_metadata import read_metadata
         return read_metadata(graph)
     except Exception:  # noqa: BLE001 - foreign graphs: plain metadata
         return dict(getattr(graph, "metadata", None) or {})
@@ -109,8 +109,8 @@ def _lava_to_chw(a: np.ndarray) -> np.ndarray:
 
 
 def _run_loihi_batch(net_path: str, net: MappedNetwork, x: np.ndarray, sim: str, timeout: float | None):
-    from simulators.loihi import run_netx
-    from simulators.loihi.api import torch_order_to_lava
+    from ckd_toolchain.simulators.loihi import run_netx
+    from ckd_toolchain.simulators.loihi.api import torch_order_to_lava
 
     B, T = x.shape[:2]
     L = len(net.layers)
@@ -159,7 +159,7 @@ class _Stats:
 
 
 def _float_counts(graph, net: MappedNetwork, x: torch.Tensor, device, dt) -> tuple[np.ndarray, list]:
-    from simulators.nir_float import run_nir
+    from ckd_toolchain.simulators.nir_float import run_nir
 
     names = [l.name if l.spiking else None for l in net.layers]
     rec = [n for n in names if n is not None]
@@ -179,7 +179,7 @@ def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str 
            dt: float | None = None, data_root: str | None = None, diagnostics: bool = True,
            lava_timeout: float | None = None, log: Callable[[str], None] | None = None) -> dict:
     """Run the whole deploy stage; returns the raw results dict (also written to DIR)."""
-    from simulators.nir_float import load_graph
+    from ckd_toolchain.nir_graph import load_graph
 
     log = log or (lambda m: print(m, file=sys.stderr))
     if target not in TARGETS:
@@ -212,7 +212,7 @@ def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str 
             log(f"ckd-deploy: warning: {nonbin} input values are not 0/1; Loihi's input neurons turn every "
                 "value > 0 into one spike (graded input cannot be injected per step)")
     else:
-        from ckd_train.data import DataConfig, build_datasets
+        from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
         if "T" not in meta or len(net.input_shape) != 3:
             raise InputError(nir_path, "--data needs a ckd graph (metadata T and input_shape (C, H, W)); use --input")
         T = int(meta["T"])
@@ -277,7 +277,7 @@ def _run(graph, net, alloc, entries, meta, classes, batches, num, nonbin, T, tar
             labelled = True
             correct["deployed"] += int((logits.sum(1).argmax(1) == yb).sum())
             if target == "loihi-sim":
-                from simulators.nir_float import run_nir
+                from ckd_toolchain.simulators.nir_float import run_nir
                 ref = run_nir(graph, torch.as_tensor(xb), dt=dt).double().numpy().reshape(xb.shape[0], T, -1)
                 correct["reference"] += int((ref.sum(1).argmax(1) == yb).sum())
                 if diagnostics:
@@ -332,12 +332,12 @@ def _device_name(target: str, sim: str, device: str) -> str:
 
 def write_report(out_dir: Path, raw: dict) -> Path:
     try:
-        from hardware.report import write_deploy_report
+        from ckd_toolchain.hardware.report import write_deploy_report
     except ImportError:
         write_deploy_report = None
     if write_deploy_report is None:
         try:
-            from hardware.report.build import write_deploy_report
+            from ckd_toolchain.hardware.report.build import write_deploy_report
         except ImportError:
             return write_json(Path(out_dir) / "report.json", raw)
     return write_deploy_report(out_dir, raw)

@@ -11,7 +11,7 @@ The netx network differs from the float NIR graph in three ways; this module can
   run is ``T + L`` steps with zero input after ``T`` and the read-out is taken in the window
   ``[L, L + T)``; without delay each layer sees step t's input at step t (the float model).
 
-Per layer, per step (the CUBA-LIF float view of :mod:`hardware.loihi_layer`)::
+Per layer, per step (the CUBA-LIF float view of :mod:`ckd_toolchain.hardware.loihi_layer`)::
 
     u = beta_u·u + W·s_in;   v = beta_v·v + u + b;   s = v > θ;   v = 0 where s
     read-out layer: output = v (= W·s_in + b per step, iDecay = vDecay = 4096)
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hardware.nir_to_loihi import MappedNetwork
+from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork
 
 
 def _params(layer, quantized: bool):

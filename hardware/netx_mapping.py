@@ -1,8 +1,8 @@
 """``hardware.netx_mapping`` (the ARCHITECTURE.md entry point): NIR graph → lava-dl netx ``.net``.
 
 ``nir_to_netx(graph_or_path, out_path, pool_mode="thermometer", dt=None, num_steps=None)`` maps the graph
-(:func:`hardware.nir_to_loihi.map_graph`), writes the file (:func:`hardware.netx_writer.write_netx`)
-and returns the :class:`~hardware.nir_to_loihi.MappedNetwork` (layers with their quantisation).
+(:func:`ckd_toolchain.hardware.nir_to_loihi.map_graph`), writes the file (:func:`ckd_toolchain.hardware.netx_writer.write_netx`)
+and returns the :class:`~ckd_toolchain.hardware.nir_to_loihi.MappedNetwork` (layers with their quantisation).
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import os
 
 import nir
 
-from hardware.netx_writer import write_netx
-from hardware.nir_to_loihi import MappedNetwork, map_graph
+from ckd_toolchain.hardware.netx_writer import write_netx
+from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork, map_graph
 
 
 def nir_to_netx(graph_or_path: nir.NIRGraph | str | os.PathLike, out_path: str | os.PathLike,
@@ -19,7 +19,7 @@ def nir_to_netx(graph_or_path: nir.NIRGraph | str | os.PathLike, out_path: str |
                 num_steps: int | None = None) -> MappedNetwork:
     where = None
     if not isinstance(graph_or_path, nir.NIRGraph):
-        from simulators.nir_float import load_graph
+        from ckd_toolchain.nir_graph import load_graph
         where = graph_or_path
         graph_or_path = load_graph(graph_or_path)
     net = map_graph(graph_or_path, pool_mode=pool_mode, dt=dt, where=where)

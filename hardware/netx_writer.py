@@ -39,8 +39,8 @@ import os
 import h5py
 import numpy as np
 
-from ckd_train.atomic_io import atomic_path
-from hardware.nir_to_loihi import MappedNetwork
+from ckd_toolchain.atomic_io import atomic_path
+from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork
 
 FORMAT = "ckd-netx/1"
 

@@ -1,13 +1,13 @@
-"""NIR graph → list of Loihi 2 fixed-point netx layers (:class:`hardware.loihi_layer.LoihiLayer`).
+"""NIR graph → list of Loihi 2 fixed-point netx layers (:class:`ckd_toolchain.hardware.loihi_layer.LoihiLayer`).
 
 Accepted graphs: one chain ``Input → … → Output`` (netx networks are sequential) built of
 
 * synapses: ``Conv2d`` (stride, padding, dilation, groups, bias), ``Affine``, ``Linear``;
 * neurons after each synapse: ``LIF``, ``IF``, ``CubaLIF`` (forward Euler with ``dt``, the
-  semantics of :mod:`simulators.nir_nodes`); the LAST synapse may have no neuron: it becomes the
+  semantics of :mod:`ckd_toolchain.simulators.nir_nodes`); the LAST synapse may have no neuron: it becomes the
   non-spiking read-out layer;
 * between a neuron and the next synapse: ``AvgPool2d`` / ``SumPool2d`` (see
-  :mod:`hardware.pool_as_conv` for ``pool_mode`` "conv" | "thermometer" | "fold"), ``Scale``,
+  :mod:`ckd_toolchain.hardware.pool_as_conv` for ``pool_mode`` "conv" | "thermometer" | "fold"), ``Scale``,
   ``Flatten``. In "thermometer" mode the pool layer has ``n = kh·kw`` output channels per input
   channel and the next synapse's input channels are expanded ×n (weights / n, replicated) while
   the NIR-side shapes stay those of the graph.
@@ -22,7 +22,7 @@ Neuron → CUBA-LIF (Lava ``PyLifModelBitAcc``; float Euler step ``v ← a v + g
 The gain ``g`` and a per-channel threshold θ are folded into the synapse rows (``W ← W·g/θ``,
 ``b ← b·g/θ``, θ → 1; when θ is uniform only ``g`` is folded and θ kept). Netx has ONE ``vThMant``,
 ``iDecay`` and ``vDecay`` per layer, so what cannot be expressed raises
-:class:`ckd_train.errors.InputError` naming the node: ``v_leak ≠ 0`` (Loihi's leak decays towards 0;
+:class:`ckd_toolchain.errors.InputError` naming the node: ``v_leak ≠ 0`` (Loihi's leak decays towards 0;
 netx has no rest potential), ``v_reset ≠ 0`` (Loihi resets to 0), leak/threshold/gain varying per
 neuron where they cannot be folded (across space in a conv, or any leak variation), a bias before a
 CubaLIF (it would enter I, Loihi's bias enters v), branches/residual sums, two synapses without a
@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 import nir
 import numpy as np
 
-from ckd_train.errors import InputError
-from hardware.fixed_point import decay_from_beta, quantize_synapse, beta_from_decay
-from hardware.loihi_layer import LoihiLayer
-from hardware import pool_as_conv as pac
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.fixed_point import decay_from_beta, quantize_synapse, beta_from_decay
+from ckd_toolchain.hardware.loihi_layer import LoihiLayer
+from ckd_toolchain.hardware import pool_as_conv as pac
 
 POOL_MODES = ("conv", "thermometer", "fold")
 NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF)
@@ -362,7 +362,7 @@ def _pool_layer(name, node, shape, where) -> LoihiLayer:
 
 
 def _thermometer_pool_layer(name, node, shape, where) -> LoihiLayer:
-    """Exact pool-as-conv (module doc of :mod:`hardware.pool_as_conv`, "thermometer")."""
+    """Exact pool-as-conv (module doc of :mod:`ckd_toolchain.hardware.pool_as_conv`, "thermometer")."""
     k, s, p, c, out_hw = _pool_geometry(name, node, shape, where)
     prm = pac.thermometer_layer_params(c, k)
     n = prm["n"]

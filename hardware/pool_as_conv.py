@@ -33,7 +33,7 @@ replicated over the ``n`` channels of the original channel (:func:`expand_for_th
 ``Σ_j (w/n)·[k ≥ j] = w·k/n = w·avg`` exactly. The bias alone (``≤ 0``) never exceeds the
 threshold, so the one-step-per-layer delay transient produces no spike. Costs ``n``× the pool
 neurons and ``n``× the input synapses of the next layer. Because exactly neurons ``1..k`` fire, the
-next layer's integer weights are rounded per prefix sum (:func:`hardware.fixed_point.thermometer_round`):
+next layer's integer weights are rounded per prefix sum (:func:`ckd_toolchain.hardware.fixed_point.thermometer_round`):
 the input of ``k`` window spikes is ``round(k·w·s/n)``, one rounding at a scale ``s`` fixed by the
 per-synapse ``w/n`` — about ``log2 n`` more bits for the pooled value than rounding ``w`` itself.
 

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Sequence
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOW_TO_CREATE = (

@@ -2,7 +2,7 @@
 
 ``run_nir(graph_or_path, x[B, T, *input_shape]) -> y[B, T, *output_shape]`` runs a NIR 1.0.8 graph
 (``nir.read``-able file or ``nir.NIRGraph``) in torch float32 (or another dtype). The per-node
-semantics are in :mod:`simulators.nir_nodes` (forward Euler with step ``dt``, NIR's ODEs). Edges
+semantics are in :mod:`ckd_toolchain.simulators.nir_nodes` (forward Euler with step ``dt``, NIR's ODEs). Edges
 are identity connections; a node with several incoming edges receives their **sum** (NIR's fan-in
 rule, also what nirtorch's executor does with ``torch.stack(inputs).sum(0)``).
 
@@ -17,7 +17,7 @@ and better-filled GEMMs on GPU), and only the cheap elementwise neuron updates l
 
 ``dt`` comes from the caller, else ``graph.metadata["dt"]``; it is only required when the graph
 has neuron nodes (LIF, LI, IF, I, CubaLIF, CubaLI). Anything not supported (Delay, nested
-subgraphs, cycles, unknown types) raises :class:`ckd_train.errors.InputError` naming the node.
+subgraphs, cycles, unknown types) raises :class:`ckd_toolchain.errors.InputError` naming the node.
 
 For the deploy stage: ``NIRFloatModel(graph).to(device)`` is an ``nn.Module`` holding the graph's
 parameters as buffers; ``model(x, record=("node", ...))`` also returns those nodes' outputs.
@@ -34,64 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ckd_train.errors import InputError
-from simulators.nir_nodes import SUPPORTED, TIME_CONSTANT_NODES, build_node
-
-
-def load_graph(path: str | os.PathLike) -> nir.NIRGraph:
-    """``nir.read`` with ``type_check=True``; graphs from older writers whose stored types do not
-    line up (e.g. Rockpool's ``lif_rockpool.nir``: Output shape ``[1,1,1]`` after a 1-neuron LIF)
-    are re-read with ``type_check=False``. Unreadable files raise ``InputError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such NIR file")
-    try:
-        return nir.read(path, type_check=True)
-    except (ValueError, AssertionError, NotImplementedError, KeyError, TypeError):
-        pass  # types don't line up: the structure may still be fine
-    except OSError as exc:
-        raise InputError(path, f"not a readable NIR (HDF5) file: {exc}") from None
-    try:
-        return nir.read(path, type_check=False)
-    except Exception as exc:  # noqa: BLE001 - any failure here means a malformed file
-        raise InputError(path, f"malformed NIR graph: {type(exc).__name__}: {exc}") from None
-
-
-def topological_order(graph: nir.NIRGraph, where: str | None = None) -> list[str]:
-    """Node names in an evaluation order (Kahn's algorithm, ties in the graph's node order).
-
-    Raises ``InputError`` for edges naming missing nodes and for cycles (recurrent graphs)."""
-    names = list(graph.nodes)
-    index = {n: i for i, n in enumerate(names)}
-    indeg = {n: 0 for n in names}
-    succ: dict[str, list[str]] = defaultdict(list)
-    for src, dst in graph.edges:
-        for end in (src, dst):
-            if end not in index:
-                raise InputError(where, f"edge ({src!r}, {dst!r}) names a node {end!r} that is not in the graph")
-        succ[src].append(dst)
-        indeg[dst] += 1
-    ready = sorted((n for n in names if indeg[n] == 0), key=index.get)
-    order: list[str] = []
-    while ready:
-        n = ready.pop(0)
-        order.append(n)
-        for m in succ[n]:
-            indeg[m] -= 1
-            if indeg[m] == 0:
-                ready.append(m)
-                ready.sort(key=index.get)
-    if len(order) != len(names):
-        cyc = sorted(set(names) - set(order), key=index.get)
-        raise InputError(where, f"the graph has a cycle through {cyc} (recurrent graphs are not supported by the float interpreter)")
-    return order
-
-
-def graph_dt(graph: nir.NIRGraph) -> float | None:
-    meta = getattr(graph, "metadata", None) or {}
-    if "dt" in meta:
-        return float(np.asarray(meta["dt"]).reshape(-1)[0])
-    return None
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.nir_graph import graph_dt, load_graph, topological_order
+from ckd_toolchain.simulators.nir_nodes import SUPPORTED, TIME_CONSTANT_NODES, build_node
 
 
 class NIRFloatModel(nn.Module):

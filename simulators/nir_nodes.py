@@ -23,7 +23,7 @@ The Euler step is evaluated in the algebraically identical form ``v ← a v + b 
 then cast to the run dtype). For the exported students (``dt = 1``, ``tau = 1/(1-beta)``,
 ``r = tau``, ``v_leak = 0``) this gives ``a = beta``, ``b = 1``, ``c = 0``, i.e. ``v ← beta v + I``
 with the *same float rounding* as snnTorch's ``Leaky`` (``beta * mem + input``), so spikes match
-bit for bit (see :mod:`export.lif_to_nir`).
+bit for bit (see :mod:`ckd_toolchain.export.lif_to_nir`).
 
 Pooling: ``AvgPool2d`` is ``torch.nn.functional.avg_pool2d`` (``count_include_pad=True``, torch's
 default, which is also what nirtorch maps it to); ``SumPool2d`` is the same window sum without the

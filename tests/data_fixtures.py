@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ckd_train.data.atis_format import write_atis_bin
-from ckd_train.data.cepdvs import pathfile_text, write_cepdvs_events
+from ckd_toolchain.ckd_train.data.atis_format import write_atis_bin
+from ckd_toolchain.ckd_train.data.cepdvs import pathfile_text, write_cepdvs_events
 
 
 def events_for(label: int, rng: np.random.Generator, n: int = 300, width: int = 40, height: int = 30):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ckd_train.models import build_student
-from ckd_train.models.lif import MultiStepLIF
-from ckd_train.models.student import SpikingStudent
+from ckd_toolchain.ckd_train.models import build_student
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
+from ckd_toolchain.ckd_train.models.student import SpikingStudent
 
 
 def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:

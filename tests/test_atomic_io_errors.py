@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from ckd_train.atomic_io import atomic_path, write_json
-from ckd_train.errors import InputError, cli_entry
+from ckd_toolchain.atomic_io import atomic_path, write_json
+from ckd_toolchain.errors import InputError, cli_entry
 
 
 def test_failed_write_leaves_previous_file_and_no_temp(tmp_path):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from ckd_train.data import DataConfig, build_datasets
-from ckd_train.data.class_alignment import ClassAlignmentError, align_classes
-from ckd_train.data.splits import split_class
-from ckd_train.errors import InputError
+from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
+from ckd_toolchain.ckd_train.data.class_alignment import ClassAlignmentError, align_classes
+from ckd_toolchain.ckd_train.data.splits import split_class
+from ckd_toolchain.errors import InputError
 from data_fixtures import make_cepdvs_tree, make_ncaltech_tree
 
 pytestmark = pytest.mark.timeout(120)
@@ -127,7 +127,7 @@ def test_augmentation_train_only(ncal):
 
 
 def test_frame_cache_reused_and_invalidated(ncal, monkeypatch):
-    import ckd_train.data.datasets as dsmod
+    import ckd_toolchain.ckd_train.data.datasets as dsmod
 
     first = build_datasets(cfg(ncal), log=quiet)
     cache = sorted((ncal / ".frames-cache").glob("*.npz"))
@@ -226,7 +226,7 @@ def test_default_root_env(monkeypatch, tmp_path):
 
 
 def test_cache_keeps_a_bounded_number_of_entries(ncal):
-    from ckd_train.data.frame_cache import KEEP_PER_KIND
+    from ckd_toolchain.ckd_train.data.frame_cache import KEEP_PER_KIND
 
     for T in range(1, KEEP_PER_KIND + 3):
         build_datasets(cfg(ncal, T=T), log=quiet)

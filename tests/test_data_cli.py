@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from ckd_train.cli_data import main
-from ckd_train.data.atis_format import read_atis_bin
+from ckd_toolchain.ckd_train.cli_data import main
+from ckd_toolchain.ckd_train.data.atis_format import read_atis_bin
 from data_fixtures import make_ncaltech_tree
 
 pytestmark = pytest.mark.timeout(180)

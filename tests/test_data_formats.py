@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ckd_train.data.atis_format import decode_atis, encode_atis, read_atis_bin, write_atis_bin
-from ckd_train.data.cepdvs import (CEPDVS_CLASSES, load_cepdvs_events, pathfile_text, read_pathfile,
+from ckd_toolchain.ckd_train.data.atis_format import decode_atis, encode_atis, read_atis_bin, write_atis_bin
+from ckd_toolchain.ckd_train.data.cepdvs import (CEPDVS_CLASSES, load_cepdvs_events, pathfile_text, read_pathfile,
                                    write_cepdvs_events)
-from ckd_train.data.ncaltech101 import load_ncaltech101_events
-from ckd_train.errors import InputError
+from ckd_toolchain.ckd_train.data.ncaltech101 import load_ncaltech101_events
+from ckd_toolchain.errors import InputError
 from data_fixtures import events_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -74,7 +74,7 @@ def test_agrees_with_tonic_ncaltech101_dataset(tmp_path, monkeypatch):
     """tonic's NCALTECH101 class (file walk, min-subtraction, targets) on our tree."""
     from tonic.datasets import NCALTECH101
 
-    from ckd_train.data.ncaltech101 import scan_ncaltech101
+    from ckd_toolchain.ckd_train.data.ncaltech101 import scan_ncaltech101
     from data_fixtures import make_ncaltech_tree
 
     root = tmp_path / "NCALTECH101"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from ckd_train.data.augment import augment_dvs, random_crop, rotate
-from ckd_train.data.frames import bin_indices, encode, event_counts, events_to_frames, resize_counts
-from ckd_train.data.hsv import rgb_to_hsv, rgb_uint8_to_hsv_chw, static_frames
+from ckd_toolchain.ckd_train.data.augment import augment_dvs, random_crop, rotate
+from ckd_toolchain.ckd_train.data.frames import bin_indices, encode, event_counts, events_to_frames, resize_counts
+from ckd_toolchain.ckd_train.data.hsv import rgb_to_hsv, rgb_uint8_to_hsv_chw, static_frames
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -137,7 +137,7 @@ def test_augment_deterministic_for_a_seed():
 
 
 def test_synth_upscale_matches_torch_bilinear():
-    from ckd_train.data.ndigits_synth import upscale_bilinear
+    from ckd_toolchain.ckd_train.data.ndigits_synth import upscale_bilinear
 
     a = np.random.default_rng(0).random((8, 8))
     ref = torch.nn.functional.interpolate(torch.from_numpy(a)[None, None], size=(48, 48), mode="bilinear",

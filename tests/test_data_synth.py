@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ckd_train.data.ndigits_synth import SynthParams, emulate_batch, saccade_path, sensor_thresholds
+from ckd_toolchain.ckd_train.data.ndigits_synth import SynthParams, emulate_batch, saccade_path, sensor_thresholds
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import mapping_graphs as mg
-from hardware.cli_deploy import main
-from hardware.layer_float_sim import run_layers
-from hardware.nir_to_loihi import map_graph
-from simulators.nir_float import run_nir
+from ckd_toolchain.hardware.cli_deploy import main
+from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.simulators.nir_float import run_nir
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -84,7 +84,7 @@ def test_bad_input_shape_and_usage_errors(demo_files, capsys):
 
 
 def test_net_file_dispatches_to_simulator_cli(demo_files):
-    from hardware.netx_writer import write_netx
+    from ckd_toolchain.hardware.netx_writer import write_netx
 
     g, x, d = demo_files
     net = map_graph(g)

@@ -1,7 +1,7 @@
 """`ckd-deploy --limit N` / `ckd-export --samples N` use N samples spread over the class-ordered test split."""
 import numpy as np
 
-from ckd_train.data.splits import spread_subset as subset_indices
+from ckd_toolchain.subsets import spread_subset as subset_indices
 
 
 def test_limit_spans_every_class_of_a_class_ordered_split():

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ckd_train.errors import InputError
-from hardware.energy.layer_counts import count_layers, totals
-from hardware.energy.op_counts import (dense_macs, fanout, geometry, mean_tile_distance, synapse_count,
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.energy.layer_counts import count_layers, totals
+from ckd_toolchain.hardware.energy.op_counts import (dense_macs, fanout, geometry, mean_tile_distance, synapse_count,
                                        synaptic_ops)
 
 pytestmark = pytest.mark.timeout(30)

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from ckd_train.errors import InputError
-from hardware.energy import gpu_energy, horowitz_45nm, loihi_energy
-from hardware.energy.flops import count_module, total_flops, total_macs
-from hardware.energy.layer_counts import count_layers
-from hardware.energy.profiles import available_profiles, load_profile
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.energy import gpu_energy, horowitz_45nm, loihi_energy
+from ckd_toolchain.hardware.energy.flops import count_module, total_flops, total_macs
+from ckd_toolchain.hardware.energy.layer_counts import count_layers
+from ckd_toolchain.hardware.energy.profiles import available_profiles, load_profile
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -135,7 +135,7 @@ def test_flops_of_a_hand_made_net():
 
 
 def test_resnet18_teacher_is_1_82_gmacs():
-    models = pytest.importorskip("ckd_train.models")
+    models = pytest.importorskip("ckd_toolchain.ckd_train.models")
     if not hasattr(models, "build_teacher"):
         pytest.skip("build_teacher not available")
     m = models.build_teacher({"arch": "resnet18", "num_classes": 1000})

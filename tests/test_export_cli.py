@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from ckd_train.atomic_io import save_torch
-from ckd_train.data import DataConfig
-from ckd_train.engine.checkpointing import make_checkpoint
-from ckd_train.models import build_teacher
+from ckd_toolchain.atomic_io import save_torch
+from ckd_toolchain.ckd_train.data import DataConfig
+from ckd_toolchain.ckd_train.engine.checkpointing import make_checkpoint
+from ckd_toolchain.ckd_train.models import build_teacher
 from data_fixtures import make_ncaltech_tree
-from export.cli import main
-from export.nir_metadata import read_metadata, sha256_file
-from export.onnx_export import UnrolledStudent, export_student_onnx, onnx_max_abs_diff
+from ckd_toolchain.export.cli_export import main
+from ckd_toolchain.nir_metadata import read_metadata, sha256_file
+from ckd_toolchain.export.onnx_export import UnrolledStudent, export_student_onnx, onnx_max_abs_diff
 from export_helpers import small_student, spikes
 
 pytestmark = pytest.mark.timeout(180)
@@ -96,7 +96,7 @@ def test_onnx_cli_student_and_teacher(ckpt_path, tmp_path):
 
 
 def test_onnx_compare_counts_samples_and_applies_the_student_allowance(tmp_path):
-    from export.onnx_export import export_teacher_onnx, onnx_compare, onnx_passes
+    from ckd_toolchain.export.onnx_export import export_teacher_onnx, onnx_compare, onnx_passes
 
     lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3)).eval()
     path = export_teacher_onnx(lin, (3, 2, 2), tmp_path / "lin.onnx")

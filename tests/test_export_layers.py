@@ -10,11 +10,11 @@ import snntorch
 import torch
 from torch import nn
 
-from ckd_train.models.bn_fold import fold_conv_bn
-from export.lif_to_nir import lif_node, lif_parameters
-from export.nir_from_student import student_to_nir
-from export.verify import compare_runs, passes, run_float_interpreter, run_student, verify_graph
-from ckd_train.models.resnet import SpikingBasicBlock
+from ckd_toolchain.ckd_train.models.bn_fold import fold_conv_bn
+from ckd_toolchain.export.lif_to_nir import lif_node, lif_parameters
+from ckd_toolchain.export.nir_from_student import student_to_nir
+from ckd_toolchain.export.verify import compare_runs, passes, run_float_interpreter, run_student, verify_graph
+from ckd_toolchain.ckd_train.models.resnet import SpikingBasicBlock
 from export_helpers import lif, small_student, spikes, tiny
 
 pytestmark = pytest.mark.timeout(120)
@@ -119,7 +119,7 @@ def test_lif_parameters_and_equivalence_with_snntorch():
         node = lif_node(beta, 1.0, (7,), dt=1.0)
         g = nir.NIRGraph.from_list(node)
         g.metadata = {"dt": 1.0}
-        from simulators.nir_float import run_nir
+        from ckd_toolchain.simulators.nir_float import run_nir
 
         y = run_nir(g, x)
         assert torch.equal(y, ref), beta  # bit-exact spikes
@@ -127,7 +127,7 @@ def test_lif_parameters_and_equivalence_with_snntorch():
 
 
 def test_metadata_survives_write_and_read(tmp_path):
-    from export.nir_metadata import read_metadata
+    from ckd_toolchain.nir_metadata import read_metadata
 
     m = tiny([nn.Conv2d(2, 2, 3, padding=1, bias=False), nn.BatchNorm2d(2), lif(), nn.Flatten()], 2 * 4 * 4)
     meta = {"T": 5, "dt": 1.0, "input_shape": [2, 4, 4], "classes": ["a b", "ç", "[x]"], "frame_encoding": "binary",
@@ -157,7 +157,7 @@ def test_full_students_match_student_in_both_simulators(tmp_path, arch):
 
 
 def test_chunked_verification_merges_to_the_whole():
-    from export.verify import merge_results
+    from ckd_toolchain.export.verify import merge_results
 
     torch.manual_seed(3)
     ref = {"a": (torch.rand(6, 3, 5) < 0.5).float()}

@@ -6,9 +6,9 @@ import pytest
 import snntorch
 from torch import nn
 
-from ckd_train.errors import InputError
-from export.cli import main
-from export.nir_from_student import student_to_nir
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.export.cli_export import main
+from ckd_toolchain.export.nir_from_student import student_to_nir
 from export_helpers import lif, tiny
 
 pytestmark = pytest.mark.timeout(60)
@@ -41,7 +41,7 @@ def test_other_unsupported_layers(bad, pos, words):
 
 
 def test_unknown_layer_inside_a_residual_shortcut():
-    from ckd_train.models.resnet import SpikingBasicBlock
+    from ckd_toolchain.ckd_train.models.resnet import SpikingBasicBlock
 
     blk = SpikingBasicBlock(2, 4, 2)
     blk.shortcut = nn.Sequential(nn.Conv2d(2, 4, 1, stride=2, bias=False), nn.MaxPool2d(1))
@@ -77,7 +77,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
 
 
 def test_cli_unsupported_layer_exits_2_naming_it(tmp_path, capsys, monkeypatch):
-    import ckd_train.checkpoint as checkpoint
+    import ckd_toolchain.ckd_train.checkpoint as checkpoint
 
     m = tiny([conv(), nn.BatchNorm2d(2), lif(), nn.MaxPool2d(2), nn.Flatten()], 2 * 24 * 24)
     ck = {"config": {"student": {"T": 2, "in_channels": 2, "input_size": 48}}, "classes": ["a"] * 4}

@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from ckd_train.engine import DEFAULT_CONFIG, merge, train_student
-from ckd_train.engine.synthetic_pairs import SyntheticPairs
-from ckd_train.errors import InputError
-from ckd_train.models.fixed_point_training import bake_fixed_point, grid_plan
-from export.nir_from_student import student_to_nir
-from hardware.deploy_pipeline import _run_loihi_batch
-from hardware.fixed_point import on_loihi_grid, quantize_synapse
-from hardware.layer_float_sim import run_layers
-from hardware.netx_writer import write_netx
-from hardware.nir_to_loihi import map_graph
-from hardware.pool_as_conv import expand_for_thermometer
-from simulators.nir_float import run_nir
+from ckd_toolchain.ckd_train.engine import DEFAULT_CONFIG, merge, train_student
+from ckd_toolchain.ckd_train.engine.synthetic_pairs import SyntheticPairs
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.ckd_train.models.fixed_point_training import bake_fixed_point, grid_plan
+from ckd_toolchain.export.nir_from_student import student_to_nir
+from ckd_toolchain.hardware.deploy_pipeline import _run_loihi_batch
+from ckd_toolchain.hardware.fixed_point import on_loihi_grid, quantize_synapse
+from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.hardware.netx_writer import write_netx
+from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.pool_as_conv import expand_for_thermometer
+from ckd_toolchain.simulators.nir_float import run_nir
 from tests.export_helpers import small_student, spikes
 
 
@@ -112,9 +112,9 @@ def test_trained_baked_exported_and_deployed_networks_agree(tmp_path):
 
 
 def test_training_with_fixed_point_epochs(tmp_path):
-    from ckd_train.checkpoint import load_student
-    from ckd_train.engine.evaluation import evaluate_student
-    from ckd_train.engine.student_trainer import Interrupted
+    from ckd_toolchain.ckd_train.checkpoint import load_student
+    from ckd_toolchain.ckd_train.engine.evaluation import evaluate_student
+    from ckd_toolchain.ckd_train.engine.student_trainer import Interrupted
 
     d = SyntheticPairs(num_classes=3, per_class=(6, 3, 3), rgb_per_class=(8, 3, 3), T=3)
     cfg = merge(DEFAULT_CONFIG, {

@@ -28,3 +28,34 @@ def test_unknown_option_is_one_line_exit_2(script):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith(f"{script}: error:") and "--no-such-option" in lines[0]
+
+
+def test_every_package_is_listed_in_pyproject():
+    """An install maps the card's folders under ``ckd_toolchain`` through an explicit package
+    list; a new sub-package missing from it would be left out of a wheel silently."""
+    import tomllib
+    repo = Path(__file__).resolve().parents[1]
+    cfg = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    dirs = {"ckd_toolchain": "ckd_toolchain", "ckd_toolchain.ckd_train": "ckd_train",
+            "ckd_toolchain.export": "export", "ckd_toolchain.hardware": "hardware",
+            "ckd_toolchain.simulators": "simulators"}
+    assert cfg["package-dir"] == dirs
+    found = {"ckd_toolchain"}
+    for stage in ("ckd_train", "export", "hardware", "simulators"):
+        for init in (repo / stage).rglob("__init__.py"):
+            rel = init.parent.relative_to(repo).parts
+            found.add(".".join(("ckd_toolchain",) + rel))
+    assert found == listed
+
+
+def test_import_names_cannot_collide_with_pypi_export_hardware_simulators():
+    """The stages import as ``ckd_toolchain.<stage>``: nothing of ours is importable as a bare
+    top-level ``export``/``hardware``/``simulators`` from an isolated interpreter (-I)."""
+    code = ("import importlib.util as u, ckd_toolchain.hardware as h; "
+            "print(h.__name__, [n for n in ('export', 'hardware', 'simulators') if u.find_spec(n)])")
+    res = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd="/")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[0] == "ckd_toolchain.hardware"
+    assert "[]" in res.stdout, res.stdout

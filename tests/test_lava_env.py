@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulators.lava_env import lava_available, run_in_lava_env
+from ckd_toolchain.simulators.lava_env import lava_available, run_in_lava_env
 
 SCRIPT = Path(__file__).parent / "lava_scripts" / "two_layer_dense_lif.py"
 STEPS = 12
@@ -60,7 +60,7 @@ def test_two_layer_dense_lif_matches_hand_computation():
 
 
 def test_missing_lava_env_is_one_line(monkeypatch, tmp_path):
-    from simulators import lava_env
+    from ckd_toolchain.simulators import lava_env
 
     monkeypatch.setenv("CKD_LAVA_PYTHON", str(tmp_path / "nope" / "python"))
     with pytest.raises(lava_env.LavaEnvMissing) as err:
@@ -71,7 +71,7 @@ def test_missing_lava_env_is_one_line(monkeypatch, tmp_path):
 
 def test_lava_timeout_kills_the_run(monkeypatch, tmp_path):
     """A hanging Lava child is killed at the timeout and reported in one line."""
-    from simulators import lava_env
+    from ckd_toolchain.simulators import lava_env
 
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\nsleep 30\n")

@@ -9,9 +9,9 @@ import torch
 
 from netx_builders import (conv_layer, conv_out, demo_student_net, dense_layer, flatten_layer,
                            input_layer, lif, write_net)
-from simulators.loihi import run_netx, torch_order_to_lava
-from simulators.loihi.api import lava_to_torch_order
-from simulators.loihi.synapses import ConvSynapse
+from ckd_toolchain.simulators.loihi import run_netx, torch_order_to_lava
+from ckd_toolchain.simulators.loihi.api import lava_to_torch_order
+from ckd_toolchain.simulators.loihi.synapses import ConvSynapse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "netx"
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from simulators.loihi import fixed_point as fp
-from simulators.loihi.synapses import lava_dense_weights, signed_clamp24
+from ckd_toolchain.simulators.loihi import fixed_point as fp
+from ckd_toolchain.simulators.loihi.synapses import lava_dense_weights, signed_clamp24
 
 
 def run_trace(a_seq, vth, i_decay, v_decay, bias_mant=0):

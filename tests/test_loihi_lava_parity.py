@@ -11,8 +11,8 @@ import pytest
 
 from netx_builders import (conv_layer, conv_out, demo_student_net, dense_layer, flatten_layer,
                            input_layer, lif, write_net)
-from simulators.lava_env import lava_available
-from simulators.loihi import run_netx
+from ckd_toolchain.simulators.lava_env import lava_available
+from ckd_toolchain.simulators.loihi import run_netx
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "netx"
 pytestmark = [pytest.mark.lava, pytest.mark.slow,
@@ -118,8 +118,8 @@ def test_fixed_point_extremes(tmp_path):
 
 
 def test_lava_worker_failure_is_one_line_error(tmp_path):
-    from simulators.lava_env import LavaRunFailed
-    from simulators.loihi import lava_backend, load_netx
+    from ckd_toolchain.simulators.lava_env import LavaRunFailed
+    from ckd_toolchain.simulators.loihi import lava_backend, load_netx
 
     net = load_netx(write_net(tmp_path / "w.net", [dense_layer(np.ones((2, 3), int))]))
     net.path = str(tmp_path / "vanished.net")  # the worker cannot open it

@@ -6,10 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 from netx_builders import (conv_layer, dense_layer, flatten_layer, input_layer, lif, write_net)
-from simulators.loihi import load_netx, run_netx
-from simulators.loihi_cli import main
+from ckd_toolchain.simulators.loihi import load_netx, run_netx
+from ckd_toolchain.simulators.cli_loihi import main
 
 
 def small_net(path, **over):

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ckd_train.losses import (DomainAlignment, cosine_warmup_factor, dist_loss, dkd_loss, kd_loss,
+from ckd_toolchain.ckd_train.losses import (DomainAlignment, cosine_warmup_factor, dist_loss, dkd_loss, kd_loss,
                               kd_phase_weight, linear_cka, replacement_probability, tet_loss)
 
 

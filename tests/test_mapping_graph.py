@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from ckd_train.errors import InputError
-from hardware.core_allocation import allocate, out_degree, synapse_count
-from hardware.layer_float_sim import run_layers
-from hardware.nir_to_loihi import map_graph
-from simulators.nir_float import run_nir
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.core_allocation import allocate, out_degree, synapse_count
+from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.simulators.nir_float import run_nir
 import mapping_graphs as mg
 
 pytestmark = pytest.mark.timeout(120)
@@ -159,8 +159,8 @@ def test_synapse_counts_and_cores_by_hand():
 def test_fast_loihi_equals_quantized_layer_model(tmp_path, pool_mode):
     """With the input neuron + reset_interval = T + L, the fixed-point run equals the dequantised
     float model of the mapped layers with the FLOAT timing (no transient, window [L, L+T))."""
-    from hardware.deploy_pipeline import _run_loihi_batch
-    from hardware.netx_writer import write_netx
+    from ckd_toolchain.hardware.deploy_pipeline import _run_loihi_batch
+    from ckd_toolchain.hardware.netx_writer import write_netx
 
     net = map_graph(mg.demo_like(seed=3), pool_mode=pool_mode)
     path = str(tmp_path / "m.net")
@@ -177,7 +177,7 @@ def test_fast_loihi_equals_quantized_layer_model(tmp_path, pool_mode):
 
 
 def test_partial_flatten_rejected_and_entry_point(tmp_path):
-    from hardware.netx_mapping import nir_to_netx
+    from ckd_toolchain.hardware.netx_mapping import nir_to_netx
 
     rng = np.random.default_rng(0)
     g = mg.chain([("c", mg.conv(rng.normal(0, 1, (2, 1, 3, 3)), np.zeros(2), (4, 4))), ("l", mg.lif((2, 4, 4))),
@@ -234,7 +234,7 @@ def test_thermometer_pool_mode_is_exact_and_conv_mode_is_not():
 def test_thermometer_neuron_fire_rule_by_hand():
     """One thermometer neuron per j = 1..4 of a 2×2 window, k = 0..4 inputs spiking: Lava's
     v = (2k + bias_j)·64 with bias_j = 2 - 2j, spike iff v > vThMant·64 = 64, i.e. iff k ≥ j."""
-    from hardware.fixed_point import lif_step_fixed
+    from ckd_toolchain.hardware.fixed_point import lif_step_fixed
 
     net = map_graph(mg.two_pools(), pool_mode="thermometer")
     p = net.layers[1]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import mapping_graphs as mg
-from hardware.netx_writer import write_netx
-from hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.netx_writer import write_netx
+from ckd_toolchain.hardware.nir_to_loihi import map_graph
 
 pytestmark = pytest.mark.timeout(60)
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "netx"
@@ -47,7 +47,7 @@ def test_schema_matches_lava_dl_exporter(tmp_path):
 
 
 def test_reader_sees_the_mapped_values(tmp_path):
-    from simulators.loihi.netx_file import load_netx
+    from ckd_toolchain.simulators.loihi.netx_file import load_netx
 
     net = map_graph(mg.demo_like(), pool_mode="conv")
     path = tmp_path / "m.net"

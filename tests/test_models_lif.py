@@ -2,8 +2,8 @@
 import snntorch
 import torch
 
-from ckd_train.models.lif import MultiStepLIF
-from ckd_train.models.surrogate import Triangle, triangle_spike
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
+from ckd_toolchain.ckd_train.models.surrogate import Triangle, triangle_spike
 
 
 def test_matches_per_step_snntorch_leaky_forward_and_backward():

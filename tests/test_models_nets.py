@@ -3,11 +3,11 @@ import pytest
 import torch
 from torch import nn
 
-from ckd_train.checkpoint import load_student
-from ckd_train.errors import InputError
-from ckd_train.models import build_student, build_teacher
-from ckd_train.models.lif import MultiStepLIF
-from ckd_train.models.resnet import SpikingBasicBlock
+from ckd_toolchain.ckd_train.checkpoint import load_student
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.ckd_train.models import build_student, build_teacher
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
+from ckd_toolchain.ckd_train.models.resnet import SpikingBasicBlock
 
 ALLOWED = (nn.Conv2d, nn.BatchNorm2d, MultiStepLIF, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten,
            SpikingBasicBlock)
@@ -103,7 +103,7 @@ def test_teacher_param_counts_match_torchvision():
 
 
 def test_load_torchvision_weights_strict_then_fc_swap(tmp_path):
-    from ckd_train.models.teacher_resnet import load_torchvision_weights
+    from ckd_toolchain.ckd_train.models.teacher_resnet import load_torchvision_weights
     src = build_teacher({"arch": "resnet18", "num_classes": 1000})
     torch.save(src.state_dict(), tmp_path / "r18.pth")
     t = load_torchvision_weights(build_teacher({"arch": "resnet18", "num_classes": 1000}), tmp_path / "r18.pth", 10)

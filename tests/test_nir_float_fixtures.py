@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from simulators.nir_float import NIRFloatModel, load_graph, run_nir
+from ckd_toolchain.nir_graph import load_graph
+from ckd_toolchain.simulators.nir_float import NIRFloatModel, run_nir
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "nir"
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not checked out beside the repo")

@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ckd_train.errors import InputError
-from simulators.nir_float import NIRFloatModel, run_nir, topological_order
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.nir_graph import topological_order
+from ckd_toolchain.simulators.nir_float import NIRFloatModel, run_nir
 
 rng = np.random.default_rng(0)
 

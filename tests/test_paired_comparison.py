@@ -3,10 +3,10 @@ multi-seed experiment consistently with the per-seed test accuracies."""
 import numpy as np
 import pytest
 
-from ckd_train.engine import DEFAULT_CONFIG, merge
-from ckd_train.engine.experiment import run_experiment
-from ckd_train.engine.paired_comparison import paired_difference
-from ckd_train.engine.synthetic_pairs import SyntheticPairs
+from ckd_toolchain.ckd_train.engine import DEFAULT_CONFIG, merge
+from ckd_toolchain.ckd_train.engine.experiment import run_experiment
+from ckd_toolchain.ckd_train.engine.paired_comparison import paired_difference
+from ckd_toolchain.ckd_train.engine.synthetic_pairs import SyntheticPairs
 
 
 def test_paired_difference_by_hand():

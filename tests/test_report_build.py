@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ckd_train.errors import InputError
-from hardware.report import build_report, load_report, validate_report, write_deploy_report
-from hardware.report.schema import KINDS, UNITS
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.report import build_report, load_report, validate_report, write_deploy_report
+from ckd_toolchain.hardware.report.schema import KINDS, UNITS
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hardware.cli_report import main
-from hardware.report import write_deploy_report
+from ckd_toolchain.hardware.cli_report import main
+from ckd_toolchain.hardware.report import write_deploy_report
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -80,6 +80,6 @@ def test_malformed_reports_are_one_line_errors(reports, tmp_path, capsys):
 
 
 def test_usage_error_is_one_line():
-    p = subprocess.run([sys.executable, "-m", "hardware.cli_report", "x.json"], cwd=REPO,
+    p = subprocess.run([sys.executable, "-m", "ckd_toolchain.hardware.cli_report", "x.json"], cwd=REPO,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--out" in p.stderr

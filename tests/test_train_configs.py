@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from ckd_train.data import DataConfig
-from ckd_train.engine import load_config
-from ckd_train.engine.run_config import learning_rate, validate
-from ckd_train.engine.student_trainer import resolve_student_cfg
-from ckd_train.models import build_student
+from ckd_toolchain.ckd_train.data import DataConfig
+from ckd_toolchain.ckd_train.engine import load_config
+from ckd_toolchain.ckd_train.engine.run_config import learning_rate, validate
+from ckd_toolchain.ckd_train.engine.student_trainer import resolve_student_cfg
+from ckd_toolchain.ckd_train.models import build_student
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 

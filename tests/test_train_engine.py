@@ -10,9 +10,9 @@ import textwrap
 import pytest
 import torch
 
-from ckd_train.engine import DEFAULT_CONFIG, merge, train_student, train_teacher
-from ckd_train.engine.student_trainer import Interrupted
-from ckd_train.engine.synthetic_pairs import SyntheticPairs
+from ckd_toolchain.ckd_train.engine import DEFAULT_CONFIG, merge, train_student, train_teacher
+from ckd_toolchain.ckd_train.engine.student_trainer import Interrupted
+from ckd_toolchain.ckd_train.engine.synthetic_pairs import SyntheticPairs
 
 TINY = {"data": {"T": 3, "size": 48}, "student": {"width": 0.0625},
         "teacher": {"width": 0.0625, "epochs": 1, "batch_size": 16, "lr": 3e-3},
@@ -57,7 +57,7 @@ def test_resume_matches_uninterrupted(tiny, tmp_path):
 
 
 def test_checkpoint_format_and_load_student(tiny, tmp_path):
-    from ckd_train.checkpoint import load_student
+    from ckd_toolchain.ckd_train.checkpoint import load_student
     d, cfg, teacher = tiny
     c = merge(cfg, {"method": {"name": "transfer"}, "train": {"epochs": 1}})
     train_student(c, tmp_path / "r", data=d, log=_quiet)
@@ -74,8 +74,8 @@ def test_checkpoint_format_and_load_student(tiny, tmp_path):
 
 WORKER = textwrap.dedent('''
     import sys, torch
-    from ckd_train.engine import DEFAULT_CONFIG, merge, train_student
-    from ckd_train.engine.synthetic_pairs import SyntheticPairs
+    from ckd_toolchain.ckd_train.engine import DEFAULT_CONFIG, merge, train_student
+    from ckd_toolchain.ckd_train.engine.synthetic_pairs import SyntheticPairs
     cfg = merge(DEFAULT_CONFIG, __TINY__)
     cfg = merge(cfg, {"method": {"name": sys.argv[2]}, "train": {"epochs": 2, "micro_batches": int(sys.argv[3])}})
     d = SyntheticPairs(num_classes=3, per_class=(6, 3, 3), rgb_per_class=(8, 3, 3), T=3)
@@ -115,7 +115,7 @@ def test_ddp_two_processes_equal_one_process(tmp_path, method):
 
 
 def test_cli_bad_teacher_checkpoint_is_one_line(tmp_path, capsys):
-    from ckd_train.cli_train import main
+    from ckd_toolchain.ckd_train.cli_train import main
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"garbage")
     with pytest.raises(SystemExit) as exc:
@@ -126,7 +126,7 @@ def test_cli_bad_teacher_checkpoint_is_one_line(tmp_path, capsys):
 
 
 def test_cli_usage_and_config_errors(tmp_path, capsys):
-    from ckd_train.cli_train import main
+    from ckd_toolchain.ckd_train.cli_train import main
     with pytest.raises(SystemExit) as exc:
         main(["student", "--method", "nope", "--out", "x"])
     assert exc.value.code == 2
@@ -138,8 +138,8 @@ def test_cli_usage_and_config_errors(tmp_path, capsys):
 
 
 def test_set_overrides():
-    from ckd_train.engine import apply_overrides
-    from ckd_train.errors import InputError
+    from ckd_toolchain.ckd_train.engine import apply_overrides
+    from ckd_toolchain.errors import InputError
     c = apply_overrides(DEFAULT_CONFIG, ["train.batch_size=32", "data.T=6", "method.kd_loss=dkd", "teacher.weights=null"])
     assert c["train"]["batch_size"] == 32 and c["data"]["T"] == 6 and c["method"]["kd_loss"] == "dkd"
     with pytest.raises(InputError):

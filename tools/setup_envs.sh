@@ -67,7 +67,7 @@ ln -sfn "$MAIN_DIR" .venv
 if ! .venv/bin/python -I - "$ROOT" <<'PY' >/dev/null 2>&1
 import sys, pathlib, importlib.util, importlib.metadata as md
 md.version("ckd-toolchain")
-spec = importlib.util.find_spec("simulators")
+spec = importlib.util.find_spec("ckd_toolchain.simulators")
 assert spec and pathlib.Path(spec.origin).resolve().parents[1] == pathlib.Path(sys.argv[1]).resolve()
 ep = {e.name for e in md.entry_points(group="console_scripts")}
 import tomllib

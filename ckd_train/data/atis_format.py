@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ckd_train.atomic_io import atomic_path
-from ckd_train.errors import InputError
+from ckd_toolchain.atomic_io import atomic_path
+from ckd_toolchain.errors import InputError
 
 EVENT_BYTES = 5
 OVERFLOW_Y = 240

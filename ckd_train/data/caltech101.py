@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 FOLDER = "101_ObjectCategories"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ckd_train.atomic_io import atomic_path
-from ckd_train.data.atis_format import EVENT_DTYPE
-from ckd_train.errors import InputError
+from ckd_toolchain.atomic_io import atomic_path
+from ckd_toolchain.ckd_train.data.atis_format import EVENT_DTYPE
+from ckd_toolchain.errors import InputError
 
 CEPDVS_CLASSES = (
     "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 #: (side, class name) -> why it is legitimately present on that side only
 KNOWN_ONE_SIDED: dict[tuple[str, str], str] = {

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 DATASET_NAMES = ("n-digits", "ncaltech101", "cepdvs")
 BIN_MODES = ("count", "time")

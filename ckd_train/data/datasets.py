@@ -26,16 +26,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ckd_train.data.augment import augment_dvs
-from ckd_train.data.caltech101 import load_image_rgb
-from ckd_train.data.class_alignment import Alignment
-from ckd_train.data.config import DataConfig
-from ckd_train.data.frame_cache import cached_decode
-from ckd_train.data.frames import events_to_frames
-from ckd_train.data.hsv import rgb_uint8_to_hsv_chw, static_frames
-from ckd_train.data.pairing import RgbPairing
-from ckd_train.data.sources import Source, discover
-from ckd_train.data.splits import SPLITS, split_per_class
+from ckd_toolchain.ckd_train.data.augment import augment_dvs
+from ckd_toolchain.ckd_train.data.caltech101 import load_image_rgb
+from ckd_toolchain.ckd_train.data.class_alignment import Alignment
+from ckd_toolchain.ckd_train.data.config import DataConfig
+from ckd_toolchain.ckd_train.data.frame_cache import cached_decode
+from ckd_toolchain.ckd_train.data.frames import events_to_frames
+from ckd_toolchain.ckd_train.data.hsv import rgb_uint8_to_hsv_chw, static_frames
+from ckd_toolchain.ckd_train.data.pairing import RgbPairing
+from ckd_toolchain.ckd_train.data.sources import Source, discover
+from ckd_toolchain.ckd_train.data.splits import SPLITS, split_per_class
 
 
 class DvsFrames(Dataset):

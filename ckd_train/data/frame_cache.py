@@ -5,7 +5,7 @@ Cache files live in ``cfg.resolved_cache_dir()`` (default ``<root>/.frames-cache
 parameters that change the arrays (T, size, bins, frame_encoding for frames; size for images)
 and, for every input file, its path relative to the root, byte size and mtime (ns) -- so editing,
 adding or removing a file, or changing a parameter, is a different cache entry. Files are written
-atomically (:mod:`ckd_train.atomic_io`); an unwritable cache folder only prints a warning. At
+atomically (:mod:`ckd_toolchain.atomic_io`); an unwritable cache folder only prints a warning. At
 most ``KEEP_PER_KIND`` entries per kind are kept (the oldest by mtime are deleted).
 
 Binary frames are stored bit-packed (``numpy.packbits`` along the last axis) and held in memory
@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ckd_train.atomic_io import atomic_path
-from ckd_train.errors import InputError
+from ckd_toolchain.atomic_io import atomic_path
+from ckd_toolchain.errors import InputError
 
 CACHE_VERSION = 1
 #: entries kept per kind (dvs / rgb) in one cache folder; older ones (by mtime) are deleted

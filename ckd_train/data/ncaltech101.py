@@ -3,7 +3,7 @@
 Layout (as unpacked from the official archive, and as tonic's ``NCALTECH101`` walks it):
 ``<root>/Caltech101/<class>/image_XXXX.bin``; ``<root>`` may also be the ``Caltech101`` folder
 itself. 101 classes (100 object classes + ``BACKGROUND_Google``). Files are listed per class
-sorted by name. Each ``.bin`` is in the 40-bit ATIS format (:mod:`ckd_train.data.atis_format`).
+sorted by name. Each ``.bin`` is in the 40-bit ATIS format (:mod:`ckd_toolchain.ckd_train.data.atis_format`).
 
 Sensor grid: N-Caltech101 recordings have no fixed size (tonic: ``sensor_size = None``); like
 tonic's ``NCALTECH101.__getitem__`` we subtract the per-sample minimum x and y, and the frame
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ckd_train.data.atis_format import read_atis_bin
-from ckd_train.errors import InputError
+from ckd_toolchain.ckd_train.data.atis_format import read_atis_bin
+from ckd_toolchain.errors import InputError
 
 FOLDER = "Caltech101"
 EXPECTED = f"{FOLDER}/<class>/image_XXXX.bin (N-Caltech101 layout)"

@@ -54,8 +54,8 @@ from typing import Callable
 
 import numpy as np
 
-from ckd_train.atomic_io import atomic_path, write_json
-from ckd_train.data.atis_format import write_atis_bin
+from ckd_toolchain.atomic_io import atomic_path, write_json
+from ckd_toolchain.ckd_train.data.atis_format import write_atis_bin
 
 MANIFEST = "n-digits.json"
 #: bumped whenever the emulator's output changes for the same parameters (invalidates old outputs)

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 
 class RgbPairing:

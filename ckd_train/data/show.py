@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ckd_train.atomic_io import atomic_path
-from ckd_train.data.datasets import PairedData
+from ckd_toolchain.atomic_io import atomic_path
+from ckd_toolchain.ckd_train.data.datasets import PairedData
 
 MAX_OVERVIEW_CLASSES = 20
 

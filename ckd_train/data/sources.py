@@ -4,8 +4,8 @@
 class (file order), and the event reader of the format:
 
 * ``n-digits`` and ``ncaltech101``: N-Caltech101 layout for events, Caltech101 layout for images
-  (:mod:`ckd_train.data.ncaltech101`, :mod:`ckd_train.data.caltech101`);
-* ``cepdvs``: :mod:`ckd_train.data.cepdvs`.
+  (:mod:`ckd_toolchain.ckd_train.data.ncaltech101`, :mod:`ckd_toolchain.ckd_train.data.caltech101`);
+* ``cepdvs``: :mod:`ckd_toolchain.ckd_train.data.cepdvs`.
 """
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from typing import Callable
 
 import numpy as np
 
-from ckd_train.data.caltech101 import scan_caltech101
-from ckd_train.data.cepdvs import CEPDVS_CLASSES, load_cepdvs_events, scan_cepdvs
-from ckd_train.data.class_alignment import Alignment, align_classes
-from ckd_train.data.config import DataConfig
-from ckd_train.data.ncaltech101 import load_ncaltech101_events, scan_ncaltech101
-from ckd_train.errors import InputError
+from ckd_toolchain.ckd_train.data.caltech101 import scan_caltech101
+from ckd_toolchain.ckd_train.data.cepdvs import CEPDVS_CLASSES, load_cepdvs_events, scan_cepdvs
+from ckd_toolchain.ckd_train.data.class_alignment import Alignment, align_classes
+from ckd_toolchain.ckd_train.data.config import DataConfig
+from ckd_toolchain.ckd_train.data.ncaltech101 import load_ncaltech101_events, scan_ncaltech101
+from ckd_toolchain.errors import InputError
 
 EventReader = Callable[[Path], "tuple[np.ndarray, int, int]"]
 

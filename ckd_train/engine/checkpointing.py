@@ -1,4 +1,4 @@
-"""Writing run checkpoints (``ckd-checkpoint`` v1, see :mod:`ckd_train.checkpoint`) atomically,
+"""Writing run checkpoints (``ckd-checkpoint`` v1, see :mod:`ckd_toolchain.ckd_train.checkpoint`) atomically,
 capturing/restoring RNG states, and the per-epoch metrics files (``metrics.csv``,
 ``summary.json``)."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ckd_train.atomic_io import save_torch, write_json, write_text
-from ckd_train.checkpoint import FORMAT, VERSION
+from ckd_toolchain.atomic_io import save_torch, write_json, write_text
+from ckd_toolchain.ckd_train.checkpoint import FORMAT, VERSION
 
 
 def rng_state() -> dict[str, Any]:

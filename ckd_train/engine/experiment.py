@@ -1,7 +1,7 @@
 """The multi-seed experiment: one teacher, then each student method for each seed; the table
 reports mean ± std (sample std, n-1) over seeds of the DVS test accuracy of the model picked on
 DVS validation accuracy (``test_acc_at_best_val``), then every pair of methods compared on the
-same test samples (:mod:`ckd_train.engine.paired_comparison`: difference, bootstrap 95 % interval,
+same test samples (:mod:`ckd_toolchain.ckd_train.engine.paired_comparison`: difference, bootstrap 95 % interval,
 discordant counts) from the per-sample predictions of each ``best.pt``. Writes ``results.json``
 and ``results.md``."""
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Callable
 
 import torch
 
-from ckd_train.atomic_io import write_json, write_text
-from ckd_train.engine.evaluation import student_correct
-from ckd_train.engine.paired_comparison import paired_difference
-from ckd_train.engine.student_trainer import load_data, train_student
-from ckd_train.engine.teacher_trainer import train_teacher
+from ckd_toolchain.atomic_io import write_json, write_text
+from ckd_toolchain.ckd_train.engine.evaluation import student_correct
+from ckd_toolchain.ckd_train.engine.paired_comparison import paired_difference
+from ckd_toolchain.ckd_train.engine.student_trainer import load_data, train_student
+from ckd_toolchain.ckd_train.engine.teacher_trainer import train_teacher
 
 
 def _fmt(xs: list[float]) -> str:
@@ -81,7 +81,7 @@ def run_experiment(cfg: dict, out_dir: str | Path, seeds=(0, 1, 2), methods=("dv
 
 def checkpoint_correct(checkpoint, dataset) -> list[int]:
     """Per DVS test sample, 1 if the student of ``checkpoint`` (as exported) is right."""
-    from ckd_train.checkpoint import load_student
+    from ckd_toolchain.ckd_train.checkpoint import load_student
 
     model, _ = load_student(checkpoint)
     return student_correct(model, dataset, torch.device("cpu"), 128)

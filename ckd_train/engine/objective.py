@@ -6,7 +6,7 @@
 
 with ``L_cls-e = TET(dvs-head logits of the DVS stream)``, ``L_cls-s = TET(static-head logits of
 the static stream)`` (static stream = V channel x T, some samples replaced by their paired DVS
-sample, Eq. 8), ``L_DA`` Eq. 6 (:class:`~ckd_train.losses.DomainAlignment`) and ``L_KD`` the chosen
+sample, Eq. 8), ``L_DA`` Eq. 6 (:class:`~ckd_toolchain.ckd_train.losses.DomainAlignment`) and ``L_KD`` the chosen
 logit-distillation loss between the time-averaged static-head logits and the frozen teacher's
 logits on the paired HSV image (Eq. 9). Both streams go through the shared student in one pass
 (one ``[T, 2B, ...]`` batch), so BN sees both domains together.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ckd_train.losses import KD_LOSSES, DomainAlignment, tet_loss
+from ckd_toolchain.ckd_train.losses import KD_LOSSES, DomainAlignment, tet_loss
 
 
 class StudentObjective(nn.Module):

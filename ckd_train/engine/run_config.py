@@ -4,7 +4,7 @@ Sections: ``data`` (``ckd_train.data.DataConfig`` fields), ``student`` (``build_
 ``T`` is taken from ``data.T``), ``teacher`` (arch, width, weights and its own optimiser
 settings), ``method`` (dvs-only | transfer | ckd and the loss weights), ``train`` (optimiser,
 schedule, batch, device; ``fixed_point_epochs``: the last K epochs train through Loihi 2's integer
-weights, :mod:`ckd_train.models.fixed_point_training`). The full resolved dict is stored in every
+weights, :mod:`ckd_toolchain.ckd_train.models.fixed_point_training`). The full resolved dict is stored in every
 checkpoint.
 
 Learning rate (He et al. / CKD recipe): ``lr = lr_base * global_batch / lr_ref_batch`` unless
@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 METHODS = ("dvs-only", "transfer", "ckd")
 
@@ -92,7 +92,7 @@ def validate(cfg: dict) -> dict:
     m = cfg["method"]["name"]
     if m not in METHODS:
         raise InputError(None, f"method must be one of {', '.join(METHODS)}, got {m!r}")
-    from ckd_train.losses import KD_LOSSES
+    from ckd_toolchain.ckd_train.losses import KD_LOSSES
 
     if cfg["method"]["kd_loss"] not in KD_LOSSES:
         raise InputError(None, f"kd_loss must be one of {', '.join(KD_LOSSES)}, got {cfg['method']['kd_loss']!r}")

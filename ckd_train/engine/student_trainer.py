@@ -8,9 +8,9 @@ improves (both atomic), ``metrics.csv`` and ``summary.json``. ``resume=True`` co
 seeded from ``(seed, epoch)``).
 
 Fixed-point-aware fine-tuning (``train.fixed_point_epochs = K``): the last ``K`` epochs freeze BN
-and run the deployed path on Loihi 2's integer weights (:mod:`ckd_train.models.fixed_point_training`);
+and run the deployed path on Loihi 2's integer weights (:mod:`ckd_toolchain.ckd_train.models.fixed_point_training`);
 validation/test accuracies of those epochs are of that network, ``best.pt`` is chosen among them
-only, and their checkpoints carry ``"fixed_point"`` so that :func:`ckd_train.checkpoint.load_student`
+only, and their checkpoints carry ``"fixed_point"`` so that :func:`ckd_toolchain.ckd_train.checkpoint.load_student`
 returns the baked (grid-valued) student the exporter writes.
 """
 from __future__ import annotations
@@ -24,20 +24,20 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ckd_train.checkpoint import load_teacher, read_checkpoint
-from ckd_train.engine import distributed as ddp
-from ckd_train.engine.checkpointing import (make_checkpoint, save_checkpoint, seed_epoch, set_rng_state,
+from ckd_toolchain.ckd_train.checkpoint import load_teacher, read_checkpoint
+from ckd_toolchain.ckd_train.engine import distributed as ddp
+from ckd_toolchain.ckd_train.engine.checkpointing import (make_checkpoint, save_checkpoint, seed_epoch, set_rng_state,
                                             write_metrics_csv, write_summary)
-from ckd_train.engine.device import autocast_factory, pick_device
-from ckd_train.engine.epoch_plan import make_epoch_plan, shard
-from ckd_train.engine.evaluation import evaluate_student, teacher_logits
-from ckd_train.engine.glibc_heap import keep_freed_heap
-from ckd_train.engine.objective import StudentObjective
-from ckd_train.engine.run_config import learning_rate, validate
-from ckd_train.errors import InputError
-from ckd_train.losses import cosine_warmup_factor, kd_phase_weight, replacement_probability
-from ckd_train.models import build_student, student_config
-from ckd_train.models.fixed_point_training import GRID_NAME, freeze_batchnorm
+from ckd_toolchain.ckd_train.engine.device import autocast_factory, pick_device
+from ckd_toolchain.ckd_train.engine.epoch_plan import make_epoch_plan, shard
+from ckd_toolchain.ckd_train.engine.evaluation import evaluate_student, teacher_logits
+from ckd_toolchain.ckd_train.engine.glibc_heap import keep_freed_heap
+from ckd_toolchain.ckd_train.engine.objective import StudentObjective
+from ckd_toolchain.ckd_train.engine.run_config import learning_rate, validate
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.ckd_train.losses import cosine_warmup_factor, kd_phase_weight, replacement_probability
+from ckd_toolchain.ckd_train.models import build_student, student_config
+from ckd_toolchain.ckd_train.models.fixed_point_training import GRID_NAME, freeze_batchnorm
 
 
 class Interrupted(RuntimeError):
@@ -45,7 +45,7 @@ class Interrupted(RuntimeError):
 
 
 def load_data(cfg: dict):
-    from ckd_train.data import DataConfig, build_datasets
+    from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
 
     return build_datasets(DataConfig.from_dict(cfg["data"]))
 

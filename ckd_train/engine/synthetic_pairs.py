@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ckd_train.data.hsv import static_frames as _static_frames
+from ckd_toolchain.ckd_train.data.hsv import static_frames as _static_frames
 
 
 class _List(torch.utils.data.Dataset):

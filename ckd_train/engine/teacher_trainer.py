@@ -1,6 +1,6 @@
 """ANN teacher fine-tuning on HSV images (CKD Sec. III: the teacher sees HSV-converted RGB; paper:
 20 epochs). AdamW + cosine with warm-up, random horizontal flip, ``best.pt`` by RGB validation
-accuracy, ``last.pt`` every epoch (``kind: "teacher"`` checkpoints, :mod:`ckd_train.checkpoint`).
+accuracy, ``last.pt`` every epoch (``kind: "teacher"`` checkpoints, :mod:`ckd_toolchain.ckd_train.checkpoint`).
 
 ``teacher.weights``: a torchvision ImageNet ``.pth`` for the same arch (width 1) is loaded with
 ``strict=True`` into the 1000-class network, then ``fc`` is replaced by a freshly initialised
@@ -16,14 +16,14 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ckd_train.engine.checkpointing import (make_checkpoint, save_checkpoint, seed_epoch, set_rng_state,
+from ckd_toolchain.ckd_train.engine.checkpointing import (make_checkpoint, save_checkpoint, seed_epoch, set_rng_state,
                                             write_metrics_csv, write_summary)
-from ckd_train.engine.device import autocast_factory, pick_device
-from ckd_train.checkpoint import read_checkpoint
-from ckd_train.engine.evaluation import evaluate_teacher
-from ckd_train.losses import cosine_warmup_factor
-from ckd_train.models import build_teacher
-from ckd_train.models.teacher_resnet import load_torchvision_weights
+from ckd_toolchain.ckd_train.engine.device import autocast_factory, pick_device
+from ckd_toolchain.ckd_train.checkpoint import read_checkpoint
+from ckd_toolchain.ckd_train.engine.evaluation import evaluate_teacher
+from ckd_toolchain.ckd_train.losses import cosine_warmup_factor
+from ckd_toolchain.ckd_train.models import build_teacher
+from ckd_toolchain.ckd_train.models.teacher_resnet import load_torchvision_weights
 
 
 def train_teacher(cfg: dict, out_dir: str | Path, *, data=None, resume: bool = False,
@@ -37,7 +37,7 @@ def train_teacher(cfg: dict, out_dir: str | Path, *, data=None, resume: bool = F
     seed = int(tr["seed"])
     torch.manual_seed(seed)
     if data is None:
-        from ckd_train.engine.student_trainer import load_data
+        from ckd_toolchain.ckd_train.engine.student_trainer import load_data
         data = load_data(cfg)
     nc = len(data.classes)
     arch_cfg = {"arch": tc.get("arch", "resnet18"), "width": float(tc.get("width", 1.0)), "num_classes": nc}

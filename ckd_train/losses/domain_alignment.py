@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ckd_train.losses.cka import linear_cka
+from ckd_toolchain.ckd_train.losses.cka import linear_cka
 
 
 class DomainAlignment(nn.Module):

@@ -7,11 +7,11 @@ config (ARCHITECTURE.md): ``arch`` ("vgg" | "resnet18"), ``width``, ``num_classe
 """
 from __future__ import annotations
 
-from ckd_train.models.lif import MultiStepLIF
-from ckd_train.models.resnet_snn import SpikingBasicBlock, build_resnet18_snn
-from ckd_train.models.student import SpikingStudent
-from ckd_train.models.teacher_resnet import ResNet, build_teacher_net
-from ckd_train.models.vgg_snn import build_vgg_snn
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
+from ckd_toolchain.ckd_train.models.resnet_snn import SpikingBasicBlock, build_resnet18_snn
+from ckd_toolchain.ckd_train.models.student import SpikingStudent
+from ckd_toolchain.ckd_train.models.teacher_resnet import ResNet, build_teacher_net
+from ckd_toolchain.ckd_train.models.vgg_snn import build_vgg_snn
 
 STUDENT_DEFAULTS = {"arch": "vgg", "width": 1.0, "in_channels": 2, "input_size": 48, "T": 10,
                     "beta": 0.5, "threshold": 1.0, "alpha": 2.0}

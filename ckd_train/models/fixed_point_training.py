@@ -1,17 +1,17 @@
 """Fixed-point-aware training: the student's deployed path computed with Loihi 2's integer weights.
 
-Why: the mapper (:mod:`hardware.nir_to_loihi`) rounds every layer to 8-bit weight mantissas with a
-shared exponent, 13-bit biases and a rounded threshold (:mod:`hardware.fixed_point`). A student
+Why: the mapper (:mod:`ckd_toolchain.hardware.nir_to_loihi`) rounds every layer to 8-bit weight mantissas with a
+shared exponent, 13-bit biases and a rounded threshold (:mod:`ckd_toolchain.hardware.fixed_point`). A student
 trained in float loses accuracy to that rounding (on the N-Digits demo the ckd student lost 1.7
 points, almost all of it rounding; which layer mattered changed from sample to sample). lava-dl's
 own SLAYER blocks train through quantised weights for the same reason (``pre_hook_fx`` with
 ``quantize``). This module does the same for our students, in the last epochs of a run
 (``train.fixed_point_epochs``):
 
-* BatchNorm is frozen (eval statistics) and folded into its conv (:mod:`ckd_train.models.bn_fold`):
+* BatchNorm is frozen (eval statistics) and folded into its conv (:mod:`ckd_toolchain.ckd_train.models.bn_fold`):
   ``W' = γ/√(σ²+ε)·W``, ``b' = β - γ·μ/√(σ²+ε)``;
 * the folded ``(W', b')`` of every conv and of ``head_dvs`` are replaced in the forward pass by
-  :func:`hardware.fixed_point.on_loihi_grid` — exactly the values the mapper reproduces without
+  :func:`ckd_toolchain.hardware.fixed_point.on_loihi_grid` — exactly the values the mapper reproduces without
   rounding (threshold rounding moved into the weights, thermometer pools of the default
   ``--pool-mode thermometer`` accounted for);
 * gradients pass straight through the rounding (STE, Bengio et al. 2013): ``W_q = W' + sg(grid(W') - W')``.
@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ckd_train.models.bn_fold import fold, to_float64_numpy
-from ckd_train.models.lif import MultiStepLIF
-from hardware.fixed_point import on_loihi_grid
+from ckd_toolchain.ckd_train.models.bn_fold import fold, to_float64_numpy
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
+from ckd_toolchain.hardware.fixed_point import on_loihi_grid
 
 GRID_NAME = "loihi2-netx-8bit (hardware.fixed_point.on_loihi_grid, pool mode thermometer)"
 
@@ -84,7 +84,7 @@ def grid_plan(student: nn.Module) -> list[GridLayer]:
 
 
 def _folded(student: nn.Module, layer: GridLayer, **to):
-    """Folded ``(weight, bias)`` of ``layer`` (:func:`ckd_train.models.bn_fold.fold`, BN with its
+    """Folded ``(weight, bias)`` of ``layer`` (:func:`ckd_toolchain.ckd_train.models.bn_fold.fold`, BN with its
     running statistics): differentiable tensors, or float64 arrays with ``to=to_float64_numpy``."""
     if layer.conv is None:
         return fold(student.head_dvs.weight, student.head_dvs.bias, None, **to)

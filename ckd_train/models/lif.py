@@ -24,7 +24,7 @@ Surrogate gradient: triangle of half-width ``1/alpha``, ``alpha = 2`` (:mod:`.su
 
 :class:`MultiStepLIF` steps the state over ``T`` in one call. Input either ``[T, B, ...]``
 (``time_steps is None``) or the flattened ``[T*B, ...]`` tensor when ``time_steps = T`` is set (that
-is how :class:`ckd_train.models.student.SpikingStudent` runs its ``features``: stateless layers once
+is how :class:`ckd_toolchain.ckd_train.models.student.SpikingStudent` runs its ``features``: stateless layers once
 over all ``T*B`` frames, only this module loops over time). ``beta`` and ``threshold`` are plain
 floats (the exporter reads them); they are not in the ``state_dict``.
 """
@@ -33,7 +33,7 @@ from __future__ import annotations
 import snntorch
 import torch
 
-from ckd_train.models.surrogate import Triangle
+from ckd_toolchain.ckd_train.models.surrogate import Triangle
 
 
 def lif_step(x_t: torch.Tensor, mem: torch.Tensor, beta: float, threshold: float, spike_fn):

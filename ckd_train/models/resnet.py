@@ -1,4 +1,4 @@
 """Contract name for the spiking residual block: ``ckd_train.models.resnet.SpikingBasicBlock``."""
-from ckd_train.models.resnet_snn import SpikingBasicBlock, build_resnet18_snn
+from ckd_toolchain.ckd_train.models.resnet_snn import SpikingBasicBlock, build_resnet18_snn
 
 __all__ = ["SpikingBasicBlock", "build_resnet18_snn"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ckd_train.models.lif import MultiStepLIF
-from ckd_train.models.student import SpikingStudent, scaled
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
+from ckd_toolchain.ckd_train.models.student import SpikingStudent, scaled
 
 
 class SpikingBasicBlock(nn.Module):

@@ -1,8 +1,8 @@
 """The spiking student network shared by VGGSNN and Spiking ResNet (ARCHITECTURE.md "Student network").
 
 ``model.features`` is an ``nn.Sequential`` of stateless layers (Conv2d without bias, BatchNorm2d,
-AvgPool2d, AdaptiveAvgPool2d, Flatten), :class:`~ckd_train.models.lif.MultiStepLIF` and
-:class:`~ckd_train.models.resnet.SpikingBasicBlock`. ``model(x[T, B, C, H, W], head)`` flattens
+AvgPool2d, AdaptiveAvgPool2d, Flatten), :class:`~ckd_toolchain.ckd_train.models.lif.MultiStepLIF` and
+:class:`~ckd_toolchain.ckd_train.models.resnet.SpikingBasicBlock`. ``model(x[T, B, C, H, W], head)`` flattens
 to ``[T*B, C, H, W]``: every stateless layer runs once over all frames; only the LIF modules step
 their state over ``T``. Two linear heads (He et al. AAAI 2024): ``head_dvs`` (the deployed one) and
 ``head_static`` (the RGB/static stream used during training).
@@ -18,14 +18,14 @@ bit-identical to the per-step loop (``tests/test_models_nets.py``) and to earlie
 
 ``fixed_point = True`` (set by the trainer for ``train.fixed_point_epochs``) runs the deployed path
 (``features`` + ``head_dvs``) with BN folded and Loihi 2 integer weights
-(:mod:`ckd_train.models.fixed_point_training`); the static head and the CKA features are unchanged.
+(:mod:`ckd_toolchain.ckd_train.models.fixed_point_training`); the static head and the CKA features are unchanged.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ckd_train.models.lif import MultiStepLIF
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
 
 
 class SpikingStudent(nn.Module):
@@ -54,7 +54,7 @@ class SpikingStudent(nn.Module):
         when ``self.fixed_point`` is set (grid values computed once per forward pass)."""
         if not self.fixed_point:
             return self.features, self.head_dvs
-        from ckd_train.models import fixed_point_training as fpt
+        from ckd_toolchain.ckd_train.models import fixed_point_training as fpt
 
         if self._grid_plan is None:
             self._grid_plan = fpt.grid_plan(self)

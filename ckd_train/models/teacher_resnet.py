@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ckd_train.models.student import scaled
+from ckd_toolchain.ckd_train.models.student import scaled
 
 
 def _conv3x3(c_in, c_out, stride=1):
@@ -125,7 +125,7 @@ def load_torchvision_weights(model: ResNet, path, num_classes: int) -> ResNet:
     The model must be built with 1000 classes and ``width=1`` so the keys and shapes match; the
     ImageNet ``fc`` is dropped and a freshly initialised ``Linear(in, num_classes)`` replaces it.
     """
-    from ckd_train.errors import InputError
+    from ckd_toolchain.errors import InputError
 
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)

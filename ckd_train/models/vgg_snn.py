@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ckd_train.models.lif import MultiStepLIF
-from ckd_train.models.student import SpikingStudent, scaled
+from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
+from ckd_toolchain.ckd_train.models.student import SpikingStudent, scaled
 
 VGG_PLAN = (64, 128, "AP", 256, 256, "AP", 512, 512, "AP", 512, 512, "AP")
 

@@ -26,7 +26,7 @@ import ctypes
 import time
 from typing import Any, Callable
 
-from hardware.energy.profiles import Profile
+from ckd_toolchain.hardware.energy.profiles import Profile
 
 LIF_FLOPS_PER_UPDATE = 4
 NVML_SUCCESS = 0

@@ -9,8 +9,8 @@
 """
 from __future__ import annotations
 
-from hardware.energy.layer_counts import LayerCounts
-from hardware.energy.profiles import Profile
+from ckd_toolchain.hardware.energy.layer_counts import LayerCounts
+from ckd_toolchain.hardware.energy.profiles import Profile
 
 
 def snn_energy(counts: list[LayerCounts], steps: int, p: Profile, input_is_spikes: bool = True) -> dict:

@@ -1,6 +1,6 @@
 """Per-layer and total op counts of one inference from a deploy run's raw ``layers`` records.
 
-See :mod:`hardware.energy.op_counts` for the definitions. Each count carries its *kind*:
+See :mod:`ckd_toolchain.hardware.energy.op_counts` for the definitions. Each count carries its *kind*:
 ``counted`` (from the simulator or exact shape arithmetic) or ``estimated`` (a stated model,
 e.g. the mean fan-out when only the total of input spikes is known, or the core count of a
 run that was not mapped to Loihi cores).
@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ckd_train.errors import InputError
-from hardware.energy.op_counts import Geometry, dense_macs, geometry, mean_tile_distance, synapse_count
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.energy.op_counts import Geometry, dense_macs, geometry, mean_tile_distance, synapse_count
 
 #: neurons per Loihi core used when a run has no core mapping (Davies 2018, p. 86: 1,024 compartments per core)
 NEURONS_PER_CORE = 1024

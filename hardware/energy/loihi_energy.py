@@ -8,7 +8,7 @@ Energy (per inference, per layer, summed)::
 with the figures of Davies et al., IEEE Micro 2018, Table 2 (pre-silicon Loihi 1) or a user
 profile. Assumptions (stated in every report): a neuron update is *active* in a step when the
 neuron spikes in it; every spike message into a core costs one within-tile spike; hops come from
-the consecutive-core, one-row placement model of :func:`hardware.energy.op_counts.mean_tile_distance`
+the consecutive-core, one-row placement model of :func:`ckd_toolchain.hardware.energy.op_counts.mean_tile_distance`
 and are all east-west.
 
 Latency per time step: cores run in parallel, so a step takes the slowest core's work plus the
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 
-from hardware.energy.layer_counts import LayerCounts
-from hardware.energy.profiles import Profile
+from ckd_toolchain.hardware.energy.layer_counts import LayerCounts
+from ckd_toolchain.hardware.energy.profiles import Profile
 
 ASSUMPTIONS = [
     "Loihi energies are Davies et al. 2018 Table 2 pre-silicon Loihi 1 figures unless another profile is named.",

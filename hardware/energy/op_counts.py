@@ -1,7 +1,7 @@
 """Operation counts of a deployed SNN layer stack, from layer shapes and simulator spike counts.
 
 Layer records are the ``layers`` entries of the deploy run's raw results (see
-:func:`hardware.report.build.write_deploy_report`). Shapes of conv/pool layers are ``[C, H, W]``
+:func:`ckd_toolchain.hardware.report.build.write_deploy_report`). Shapes of conv/pool layers are ``[C, H, W]``
 (NIR/PyTorch order); a record in Lava's ``[X, Y, F]`` order is recognised because only one of the
 two readings satisfies the convolution size rule ``H_out = floor((H + 2p - k) / s) + 1``.
 
@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 
 @dataclass(frozen=True)

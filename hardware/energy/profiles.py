@@ -13,7 +13,7 @@ File format (``hardware/data/energy_*.yaml``, ``hardware/data/gpu_*.yaml`` or a 
 
 Units are converted to SI on load (``pJ`` -> J, ``ns`` -> s, ``TFLOP/s`` -> FLOP/s, ...).
 Each kind has required figures (:data:`REQUIRED`); a missing figure, a non-positive value, an
-unknown unit or a malformed file raises :class:`ckd_train.errors.InputError` naming the file.
+unknown unit or a malformed file raises :class:`ckd_toolchain.errors.InputError` naming the file.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 

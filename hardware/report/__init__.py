@@ -2,7 +2,7 @@
 
 ``write_deploy_report(out_dir, raw) -> Path`` is what ``ckd-deploy`` calls with its raw results.
 """
-from hardware.report.build import build_report, write_deploy_report
-from hardware.report.schema import SCHEMA_ID, load_report, validate_report
+from ckd_toolchain.hardware.report.build import build_report, write_deploy_report
+from ckd_toolchain.hardware.report.schema import SCHEMA_ID, load_report, validate_report
 
 __all__ = ["SCHEMA_ID", "build_report", "load_report", "validate_report", "write_deploy_report"]

@@ -24,12 +24,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ckd_train.atomic_io import write_json, write_text
-from ckd_train.errors import InputError
-from hardware.energy import gpu_energy, horowitz_45nm, loihi_energy
-from hardware.energy.layer_counts import LayerCounts, count_layers, totals
-from hardware.energy.profiles import Profile, load_profile
-from hardware.report.schema import SCHEMA_ID, quantity, validate_report
+from ckd_toolchain.atomic_io import write_json, write_text
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.energy import gpu_energy, horowitz_45nm, loihi_energy
+from ckd_toolchain.hardware.energy.layer_counts import LayerCounts, count_layers, totals
+from ckd_toolchain.hardware.energy.profiles import Profile, load_profile
+from ckd_toolchain.hardware.report.schema import SCHEMA_ID, quantity, validate_report
 
 COUNT_UNITS = {
     "spikes": "spikes", "spike_rate": "spikes/neuron/step", "input_spikes": "spikes",
@@ -98,8 +98,8 @@ def _teacher_block(raw: dict, notes: list[str]) -> dict | None:
     macs, flops = t.get("macs"), t.get("flops")
     if macs is None:
         try:
-            from ckd_train.models import build_teacher
-            from hardware.energy.flops import count_module, total_flops, total_macs
+            from ckd_toolchain.ckd_train.models import build_teacher
+            from ckd_toolchain.hardware.energy.flops import count_module, total_flops, total_macs
 
             model = build_teacher({"arch": arch, "num_classes": int(t.get("num_classes") or len(src.get("classes") or []) or 1000),
                                    "width": float(t.get("width", 1.0))})
@@ -300,7 +300,7 @@ def write_deploy_report(out_dir: str | os.PathLike, raw: dict, **profiles: Any) 
     Keyword arguments ``loihi_profile``, ``gpu_profile``, ``ops_profile`` (a bundled name or a
     YAML path) override ``raw["profiles"]``.
     """
-    from hardware.report import markdown, plots
+    from ckd_toolchain.hardware.report import markdown, plots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

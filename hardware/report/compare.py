@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ckd_train.atomic_io import write_text
-from ckd_train.errors import InputError
-from hardware.report.markdown import q, table
-from hardware.report.schema import load_report
+from ckd_toolchain.atomic_io import write_text
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.hardware.report.markdown import q, table
+from ckd_toolchain.hardware.report.schema import load_report
 
 
 def default_label(report: dict, path: Path) -> str:
@@ -50,7 +50,7 @@ def compare_reports(paths: list[str | os.PathLike], out_dir: str | os.PathLike,
                     labels: list[str] | None = None) -> Path:
     """Validate every report first (InputError naming the bad file), then write the comparison;
     returns the path of ``comparison.md``."""
-    from hardware.report.plots import comparison_plot
+    from ckd_toolchain.hardware.report.plots import comparison_plot
 
     if not paths:
         raise InputError(None, "give at least one report.json")

@@ -9,8 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ckd_train.atomic_io import atomic_path  # noqa: E402
-from hardware.report.markdown import si  # noqa: E402
+from ckd_toolchain.atomic_io import atomic_path  # noqa: E402
+from ckd_toolchain.hardware.report.markdown import si  # noqa: E402
 
 KIND_HATCH = {"measured": "", "estimated": "//", "counted": ""}
 

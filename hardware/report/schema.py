@@ -33,7 +33,7 @@ Top level (``?`` = may be ``null``)::
 
 Counts (``layers[].counts`` and ``totals``): spikes, spike_rate, input_spikes, synaptic_ops,
 neuron_updates, active_neuron_updates, spike_messages, tile_hops, dense_macs.
-:func:`validate_report` raises :class:`ckd_train.errors.InputError` with the JSON path of the
+:func:`validate_report` raises :class:`ckd_toolchain.errors.InputError` with the JSON path of the
 first problem; a report that passes round-trips through JSON unchanged.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 SCHEMA_ID = "ckd-report/1"
 KINDS = ("measured", "estimated", "counted")

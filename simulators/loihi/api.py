@@ -26,8 +26,8 @@ import os
 
 import numpy as np
 
-from ckd_train.errors import InputError
-from simulators.loihi.netx_file import NetxNetwork, load_netx
+from ckd_toolchain.errors import InputError
+from ckd_toolchain.simulators.loihi.netx_file import NetxNetwork, load_netx
 
 SIMS = ("fast", "lava")
 VARS = ("s", "u", "v")
@@ -147,12 +147,12 @@ def run_netx(path: str | os.PathLike, num_steps: int, input_spikes=None, input_b
     net = load_netx(path)
     spikes, bias, B, batched = prepare_inputs(net, input_spikes, input_bias)
     if sim == "fast":
-        from simulators.loihi import fast_backend
+        from ckd_toolchain.simulators.loihi import fast_backend
 
         out = fast_backend.simulate(net, num_steps, spikes, bias, B, reset_interval, record,
                                     device=device or "cpu")
     else:
-        from simulators.loihi import lava_backend
+        from ckd_toolchain.simulators.loihi import lava_backend
 
         out = lava_backend.simulate(net, num_steps, spikes, bias, B, reset_interval, record,
                                     timeout=timeout, timings=timings)

@@ -15,7 +15,7 @@ Timing model (lava-nc 0.10 ``LoihiProtocol``, steps t = 1 .. T; array index k = 
 
 Because the network is feed-forward, each layer is run for all T steps before the next: the
 synaptic op is then one batched conv/GEMM over ``T * B`` samples and only the element-wise LIF
-update loops over time. The neuron update itself is :mod:`simulators.loihi.fixed_point`.
+update loops over time. The neuron update itself is :mod:`ckd_toolchain.simulators.loihi.fixed_point`.
 Internally a layer of Lava shape (x, y, f) is held in PyTorch order (f, y, x); netx's flatten
 (``transpose([2, 1, 0]).flatten()``) is then a plain reshape.
 """
@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from simulators.loihi import fixed_point as fp
-from simulators.loihi.netx_file import LayerSpec, NetxNetwork
-from simulators.loihi.synapses import ConvSynapse, DenseSynapse
+from ckd_toolchain.simulators.loihi import fixed_point as fp
+from ckd_toolchain.simulators.loihi.netx_file import LayerSpec, NetxNetwork
+from ckd_toolchain.simulators.loihi.synapses import ConvSynapse, DenseSynapse
 
 WRAP_FREE_INPUT = 1 << 24  # |a| below this: no int32 intermediate can overflow (see lif_step)
 
@@ -128,7 +128,7 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
             try:
                 a = _apply_synapse(syn, layer, src, chunk)
             except ValueError as exc:
-                from ckd_train.errors import InputError
+                from ckd_toolchain.errors import InputError
                 raise InputError(net.path, f"layer/{layer.file_index}/weight: {exc}")
         if layer.kind == "input":
             bias = input_bias

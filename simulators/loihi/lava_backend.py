@@ -2,7 +2,7 @@
 
 The main env never imports lava: the request is written to an ``.npz`` in a temporary
 directory, ``simulators/lava_worker/run_netx.py`` runs with the Lava env's interpreter
-(:func:`simulators.lava_env.run_in_lava_env`, own process group, killed on timeout because
+(:func:`ckd_toolchain.simulators.lava_env.run_in_lava_env`, own process group, killed on timeout because
 Lava hangs when a process model raises), and its result ``.npz`` is read back.
 Samples of a batch are run one after the other in the worker (a fresh network each).
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simulators.lava_env import run_in_lava_env
-from simulators.loihi.netx_file import NetxNetwork
+from ckd_toolchain.simulators.lava_env import run_in_lava_env
+from ckd_toolchain.simulators.loihi.netx_file import NetxNetwork
 
 WORKER = Path(__file__).resolve().parents[1] / "lava_worker" / "run_netx.py"
 
@@ -30,7 +30,7 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
              input_bias: np.ndarray | None, batch: int, reset_interval: int | None = None,
              record=("s", "u", "v"), timeout: float | None = None,
              timings: dict | None = None) -> list[dict[str, np.ndarray]]:
-    """Same contract as :func:`simulators.loihi.fast_backend.simulate`, run by genuine Lava.
+    """Same contract as :func:`ckd_toolchain.simulators.loihi.fast_backend.simulate`, run by genuine Lava.
 
     ``timings``: a dict to receive the worker's wall times summed over samples: ``build_s``,
     ``run_s`` (``net.run``) and ``readback_s`` (``Monitor.get_data``), see the worker's docstring."""

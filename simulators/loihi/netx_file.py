@@ -39,7 +39,7 @@ Semantics reproduced from netx (``hdf5.py``, ``blocks/process.py``):
 
 Anything netx 0.6 cannot load, or that this simulator does not implement (pool, convT, unpool,
 average, concat, dense_rec, dense_comp, SDNN / RF neurons), raises
-:class:`ckd_train.errors.InputError` naming the file, the layer and the field.
+:class:`ckd_toolchain.errors.InputError` naming the file, the layer and the field.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ckd_train.errors import InputError
+from ckd_toolchain.errors import InputError
 
 LIF_TYPES = ("LOIHI", "CUBA")
 DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 18 - 1}

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from simulators.loihi.fixed_point import wrap_int32
+from ckd_toolchain.simulators.loihi.fixed_point import wrap_int32
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53

@@ -4,7 +4,7 @@ Every stage reads files written by another stage or by a user (checkpoints, .nir
 files, reports). When such a file is missing, corrupt, or of the wrong shape, code raises
 :class:`InputError` naming the file and the problem; the console scripts turn it into one line on
 stderr and exit status 2 (see :func:`cli_entry`), and nothing half-written is left behind (see
-:mod:`ckd_train.atomic_io`).
+:mod:`ckd_toolchain.atomic_io`).
 """
 from __future__ import annotations
 

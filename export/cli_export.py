@@ -8,8 +8,8 @@
 by our float interpreter and by Norse on real test frames (the checkpoint's data config, test
 split; or ``--frames`` ``[B, T, C, H, W]`` / ``[T, C, H, W]``); spikes of every LIF layer, the
 last layer's spike counts, logits and predictions are compared with the snnTorch student
-(:mod:`export.verify`: exact in float64, bounded spike flips in float32). ``--verify`` (ONNX):
-onnxruntime's logits against PyTorch's to 1e-4 (:mod:`export.onnx_export` for the student's
+(:mod:`ckd_toolchain.export.verify`: exact in float64, bounded spike flips in float32). ``--verify`` (ONNX):
+onnxruntime's logits against PyTorch's to 1e-4 (:mod:`ckd_toolchain.export.onnx_export` for the student's
 spike-flip allowance). A failed verification exits 1; bad input (corrupt checkpoint, wrong frame
 shape, unsupported layer) is one line on stderr and exit 2; outputs are written atomically.
 """
@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import torch
 
-from ckd_train.errors import InputError, OneLineArgumentParser, cli_entry
+from ckd_toolchain.errors import InputError, OneLineArgumentParser, cli_entry
 
 def build_parser() -> OneLineArgumentParser:
     p = OneLineArgumentParser(prog="ckd-export", description="export a trained student to NIR (and ONNX for the GPU reference)")
@@ -59,8 +59,8 @@ def load_frames(path: str, T: int, input_shape) -> torch.Tensor:
 def test_frames(ckpt: dict, model_path: str, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``samples`` DVS test frames of the checkpoint's dataset, spread over its classes:
     ``([B, T, C, H, W], labels)``."""
-    from ckd_train.data import DataConfig, build_datasets
-    from ckd_train.data.splits import spread_subset
+    from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
+    from ckd_toolchain.subsets import spread_subset
 
     data_cfg = (ckpt.get("config") or {}).get("data")
     if not isinstance(data_cfg, dict):
@@ -88,11 +88,11 @@ def _verification_frames(args, ckpt, T, shape):
 def export_nir(args) -> int:
     import nir
 
-    from ckd_train.atomic_io import atomic_path, write_json
-    from ckd_train.checkpoint import load_student
-    from export.lif_to_nir import DEFAULT_DT
-    from export.nir_from_student import student_to_nir
-    from export.nir_metadata import sha256_file, student_metadata
+    from ckd_toolchain.atomic_io import atomic_path, write_json
+    from ckd_toolchain.ckd_train.checkpoint import load_student
+    from ckd_toolchain.export.lif_to_nir import DEFAULT_DT
+    from ckd_toolchain.export.nir_from_student import student_to_nir
+    from ckd_toolchain.nir_metadata import sha256_file, student_metadata
 
     model, ckpt = load_student(args.model)
     T, shape = _student_geometry(ckpt)
@@ -107,7 +107,7 @@ def export_nir(args) -> int:
     _say(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges, T={T}, input {list(shape)}")
     if not args.verify:
         return 0
-    from export.verify import passes, verify_graph
+    from ckd_toolchain.export.verify import passes, verify_graph
 
     res = verify_graph(model, graph, exported.lif_modules, frames, exported.order, DEFAULT_DT,
                        use_norse=not args.no_norse)
@@ -141,8 +141,8 @@ def export_nir(args) -> int:
 
 
 def export_onnx(args) -> int:
-    from ckd_train.checkpoint import load_student, load_teacher
-    from export.onnx_export import (UnrolledStudent, export_student_onnx, export_teacher_onnx,
+    from ckd_toolchain.ckd_train.checkpoint import load_student, load_teacher
+    from ckd_toolchain.export.onnx_export import (UnrolledStudent, export_student_onnx, export_teacher_onnx,
                                     onnx_compare, onnx_passes)
 
     if args.teacher:
@@ -170,7 +170,7 @@ def export_onnx(args) -> int:
          f"{res['samples_within_tolerance']}/{res['samples']} samples within {res['tolerance']:g}; "
          f"prediction agreement {res['prediction_agreement']:.3f}: {'OK' if ok else 'FAILED'}")
     if args.report:
-        from ckd_train.atomic_io import write_json
+        from ckd_toolchain.atomic_io import write_json
 
         write_json(args.report, {"model": what, **res, "passed": ok})
     if not ok:
@@ -188,12 +188,12 @@ def _teacher_inputs(args, ckpt, shape) -> torch.Tensor:
         if arr.ndim != 4 or tuple(arr.shape[1:]) != shape:
             raise InputError(args.frames, f"teacher inputs must be [B, {', '.join(map(str, shape))}], got {list(arr.shape)}")
         return torch.from_numpy(arr.astype(np.float32))
-    from ckd_train.data import DataConfig, build_datasets
+    from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
 
     data_cfg = (ckpt.get("config") or {}).get("data")
     if not isinstance(data_cfg, dict):
         raise InputError(args.model, "checkpoint config has no 'data' section; pass --frames X.npy")
-    from ckd_train.data.splits import spread_subset
+    from ckd_toolchain.subsets import spread_subset
 
     data = build_datasets(DataConfig.from_dict(data_cfg))
     if len(data.rgb_test) == 0:

@@ -7,7 +7,7 @@
                [--reset-interval R] --record u,v,s --sim fast|lava --out DIR
 
 writes ``DIR/layer-<i>-<s|u|v>.npy`` (block i of ``netx.hdf5.Network.layers``, arrays
-``[(B,) *shape(x, y, f), T]`` as returned by :func:`simulators.loihi.run_netx`) and
+``[(B,) *shape(x, y, f), T]`` as returned by :func:`ckd_toolchain.simulators.loihi.run_netx`) and
 ``DIR/netx-run.json`` (what was run, layer shapes, wall time). :func:`main` is the same command
 stand-alone (used by the tests while ``ckd-deploy`` is being wired).
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ckd_train.atomic_io import save_numpy, write_json
-from ckd_train.errors import InputError, OneLineArgumentParser, cli_entry
+from ckd_toolchain.atomic_io import save_numpy, write_json
+from ckd_toolchain.errors import InputError, OneLineArgumentParser, cli_entry
 
 
 def _add(parser: argparse.ArgumentParser, *flags, **kw) -> None:
@@ -69,7 +69,7 @@ def _load_npy(path: str, what: str) -> np.ndarray:
 def run_netx_from_args(args: argparse.Namespace, net_path: str | os.PathLike | None = None,
                        out_dir: str | os.PathLike | None = None) -> list[dict[str, np.ndarray]]:
     """Run what :func:`add_netx_run_arguments` parsed; save ``layer-<i>-<var>.npy`` files."""
-    from simulators.loihi.api import run_netx, torch_order_to_lava
+    from ckd_toolchain.simulators.loihi.api import run_netx, torch_order_to_lava
 
     net_path = net_path or getattr(args, "input", None) or getattr(args, "net", None)
     out_dir = out_dir or getattr(args, "out", None)
