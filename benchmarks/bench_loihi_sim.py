@@ -23,7 +23,6 @@ Lava part: about 2-3 minutes on the 2-core CI host.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys

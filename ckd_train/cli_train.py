@@ -5,7 +5,7 @@
         --config configs/ndigits-demo.yaml --out runs/demo/ckd --seed 0
     ckd-train experiment --config configs/ndigits-demo.yaml --out runs/experiment --seeds 0 1 2
 
-Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m ckd_train.cli_train student ...``.
+Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m ckd_toolchain.ckd_train.cli_train student ...``.
 """
 from __future__ import annotations
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import nir

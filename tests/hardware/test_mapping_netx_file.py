@@ -2,7 +2,6 @@
 read back by our netx reader with the values we mapped. Budget: < 5 s."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -11,9 +10,10 @@ import pytest
 import mapping_graphs as mg
 from ckd_toolchain.hardware.netx_writer import write_netx
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from paths import NETX_FIXTURES
 
 pytestmark = pytest.mark.timeout(60)
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "netx"
+FIXTURES = NETX_FIXTURES
 
 
 def _schema(group: h5py.Group) -> dict:

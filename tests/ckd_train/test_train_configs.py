@@ -1,6 +1,4 @@
 """configs/*.yaml load, resolve and build their student. Budget: < 10 s."""
-from pathlib import Path
-
 import pytest
 
 from ckd_toolchain.ckd_train.data import DataConfig
@@ -8,8 +6,9 @@ from ckd_toolchain.ckd_train.engine import load_config
 from ckd_toolchain.ckd_train.engine.run_config import learning_rate, validate
 from ckd_toolchain.ckd_train.engine.student_trainer import resolve_student_cfg
 from ckd_toolchain.ckd_train.models import build_student
+from paths import CONFIGS as CONFIG_DIR
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -23,7 +22,7 @@ def test_config_resolves(path):
 
 
 def test_paper_recipes():
-    root = Path(__file__).resolve().parents[1] / "configs"
+    root = CONFIG_DIR
     nc = load_config(root / "ncaltech101-vggsnn.yaml")
     cep = load_config(root / "cepdvs-resnet18.yaml")
     assert (nc["student"]["arch"], nc["data"]["T"], nc["train"]["epochs"]) == ("vgg", 10, 300)

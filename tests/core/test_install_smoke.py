@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
 SCRIPTS = ["ckd-data", "ckd-train", "ckd-export", "ckd-deploy", "ckd-report"]
 BIN = Path(sys.executable).parent
@@ -34,7 +35,7 @@ def test_every_package_is_listed_in_pyproject():
     """An install maps the card's folders under ``ckd_toolchain`` through an explicit package
     list; a new sub-package missing from it would be left out of a wheel silently."""
     import tomllib
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     cfg = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(cfg["packages"])
     dirs = {"ckd_toolchain": "ckd_toolchain", "ckd_toolchain.ckd_train": "ckd_train",

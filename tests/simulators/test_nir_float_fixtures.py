@@ -2,7 +2,6 @@
 
 Time budget: < 5 s.
 """
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +9,9 @@ import torch
 
 from ckd_toolchain.nir_graph import load_graph
 from ckd_toolchain.simulators.nir_float import NIRFloatModel, run_nir
+from paths import NIR_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "nir"
+FIXTURES = NIR_FIXTURES
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not checked out beside the repo")
 
 

@@ -18,7 +18,7 @@ from ckd_toolchain.hardware.netx_writer import write_netx
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
 from ckd_toolchain.hardware.pool_as_conv import expand_for_thermometer
 from ckd_toolchain.simulators.nir_float import run_nir
-from tests.export_helpers import small_student, spikes
+from export_helpers import small_student, spikes
 
 
 def test_on_loihi_grid_by_hand():

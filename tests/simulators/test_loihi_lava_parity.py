@@ -4,7 +4,6 @@ mapper writes (conv with stride/padding/dilation/groups, pool-as-conv, flatten, 
 weight exponents, sign modes) plus fixed-point extremes (int32 and 24-bit wrap, v clip, conv
 24-bit clamp), dense delays. Time budget: ~120 s on 2 quiet cores (up to ~4 min under heavy
 load), nearly all of it Lava start-up and Lava steps."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ from netx_builders import (conv_layer, conv_out, demo_student_net, dense_layer, 
                            input_layer, lif, write_net)
 from ckd_toolchain.simulators.lava_env import lava_available
 from ckd_toolchain.simulators.loihi import run_netx
+from paths import NETX_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "netx"
+FIXTURES = NETX_FIXTURES
 pytestmark = [pytest.mark.lava, pytest.mark.slow,
               pytest.mark.skipif(not lava_available(), reason="genuine Lava env not built")]
 

@@ -11,10 +11,10 @@ import pytest
 
 from ckd_toolchain.hardware.cli_report import main
 from ckd_toolchain.hardware.report import write_deploy_report
+from paths import REPO
 
 pytestmark = pytest.mark.timeout(90)
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def raw(method, target="loihi-sim", acc=0.8):

@@ -1,19 +1,18 @@
 """The fast back end on its own: lava-dl's tiny.net ground truth, batching, layouts, exact conv.
 
 Time budget: < 20 s on 2 cores (no Lava)."""
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from netx_builders import (conv_layer, conv_out, demo_student_net, dense_layer, flatten_layer,
-                           input_layer, lif, write_net)
+from netx_builders import (demo_student_net, dense_layer, input_layer, lif, write_net)
 from ckd_toolchain.simulators.loihi import run_netx, torch_order_to_lava
 from ckd_toolchain.simulators.loihi.api import lava_to_torch_order
 from ckd_toolchain.simulators.loihi.synapses import ConvSynapse
+from paths import NETX_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "netx"
+FIXTURES = NETX_FIXTURES
 
 
 def test_tiny_net_matches_lava_dl_ground_truth():

@@ -1,0 +1,55 @@
+"""Shared fixtures and the layout of the suite.
+
+The suite mirrors the packages: ``tests/core`` (the shared layer ``ckd_toolchain/``),
+``tests/ckd_train``, ``tests/export``, ``tests/hardware``, ``tests/simulators``. Helpers that build
+inputs in real formats live beside this file (``data_fixtures``: event/image trees,
+``export_helpers``: tiny students, ``mapping_graphs``: NIR graphs, ``netx_builders``: netx files,
+``paths``: repository and shared-fixture paths); pytest puts this folder on ``sys.path`` because
+this conftest has no ``__init__.py`` beside it.
+
+Markers: ``slow`` (more than a few seconds), ``lava`` (runs genuine Lava in its own env; executed in
+CI, never skipped there). The fast subset is ``pytest -m "not slow and not lava"``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paths import NETX_FIXTURES, NIR_FIXTURES, REPO
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The checkout under test."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def netx_fixtures() -> Path:
+    """``../shared/fixtures/netx``: netx files (with ground truth) written by lava-dl, not by us."""
+    if not NETX_FIXTURES.is_dir():
+        pytest.fail(f"shared fixtures missing: {NETX_FIXTURES} (the suite runs beside ../shared)")
+    return NETX_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def nir_fixtures() -> Path:
+    """``../shared/fixtures/nir``: NIR graphs written by Norse and Rockpool."""
+    if not NIR_FIXTURES.is_dir():
+        pytest.fail(f"shared fixtures missing: {NIR_FIXTURES} (the suite runs beside ../shared)")
+    return NIR_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def lava_python() -> str:
+    """The Lava env's interpreter. A missing env FAILS the test (Lava tests are never skipped)."""
+    from ckd_toolchain.simulators.lava_env import lava_python as find
+    return str(find())
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    """A fixed-seed generator, so every test draws the same numbers on every run."""
+    return np.random.default_rng(0)
