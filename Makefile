@@ -5,7 +5,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean-runs
+.PHONY: setup demo test test-fast bench clean-runs
 
 setup:
 	@bash tools/setup_envs.sh
@@ -15,6 +15,10 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The documented fast subset: no genuine-Lava and no slow tests (< 2 min on 2 cores).
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow and not lava" $(PYTEST_ARGS)
 
 bench: setup
 	@bash tools/bench.sh

@@ -43,10 +43,17 @@ def nir_fixtures() -> Path:
 
 
 @pytest.fixture(scope="session")
-def lava_python() -> str:
-    """The Lava env's interpreter. A missing env FAILS the test (Lava tests are never skipped)."""
-    from ckd_toolchain.simulators.lava_env import lava_python as find
-    return str(find())
+def lava_env() -> None:
+    """Every test marked ``lava`` uses this: a missing Lava env FAILS the test, it is never skipped."""
+    from ckd_toolchain.simulators.lava_env import lava_available
+    if not lava_available():
+        pytest.fail("the genuine Lava env is missing: `make test` builds it (make setup)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("lava") is not None:
+            item.fixturenames.insert(0, "lava_env")
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ import pytest
 
 from ckd_toolchain.hardware.fixed_point import (decay_from_beta, decay_step, lif_step_fixed, optimize_weight_bits,
                                   quantize_synapse)
-from ckd_toolchain.simulators.lava_env import lava_available, run_in_lava_env
+from ckd_toolchain.simulators.lava_env import run_in_lava_env
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -84,7 +84,6 @@ def _ours():
 
 
 @pytest.mark.lava
-@pytest.mark.skipif(not lava_available(), reason="genuine Lava env not built")
 def test_optimize_weight_bits_matches_lava():
     code = ("import json, numpy as np\n"
             "from lava.lib.dl.netx.utils import optimize_weight_bits as o\n"

@@ -13,11 +13,9 @@ import pytest
 import mapping_graphs as mg
 from ckd_toolchain.hardware.netx_writer import write_netx
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
-from ckd_toolchain.simulators.lava_env import lava_available
 from ckd_toolchain.simulators.loihi import run_netx, torch_order_to_lava
 
-pytestmark = [pytest.mark.lava, pytest.mark.slow, pytest.mark.timeout(600),
-              pytest.mark.skipif(not lava_available(), reason="genuine Lava env not built")]
+pytestmark = [pytest.mark.lava, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _compare(path, x, steps):

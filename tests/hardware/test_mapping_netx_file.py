@@ -10,10 +10,8 @@ import pytest
 import mapping_graphs as mg
 from ckd_toolchain.hardware.netx_writer import write_netx
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
-from paths import NETX_FIXTURES
 
 pytestmark = pytest.mark.timeout(60)
-FIXTURES = NETX_FIXTURES
 
 
 def _schema(group: h5py.Group) -> dict:
@@ -22,12 +20,11 @@ def _schema(group: h5py.Group) -> dict:
     return out
 
 
-@pytest.mark.skipif(not (FIXTURES / "tiny.net").exists(), reason="shared fixtures not present")
-def test_schema_matches_lava_dl_exporter(tmp_path):
+def test_schema_matches_lava_dl_exporter(tmp_path, netx_fixtures):
     net = map_graph(mg.demo_like(), pool_mode="conv")
     path = tmp_path / "m.net"
     write_netx(net, path, num_steps=10)
-    with h5py.File(path) as f, h5py.File(FIXTURES / "tiny.net") as tiny, h5py.File(FIXTURES / "oxford.net") as ox:
+    with h5py.File(path) as f, h5py.File(netx_fixtures / "tiny.net") as tiny, h5py.File(netx_fixtures / "oxford.net") as ox:
         conv_ref = _schema(tiny["layer/1"])
         dense_ref = _schema(ox["layer/0"])
         ours_conv, ours_dense = _schema(f["layer/1"]), _schema(f["layer/5"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ckd_toolchain.simulators.lava_env import lava_available, run_in_lava_env
+from ckd_toolchain.simulators.lava_env import run_in_lava_env
 
 SCRIPT = Path(__file__).parent / "lava_scripts" / "two_layer_dense_lif.py"
 STEPS = 12
@@ -50,8 +50,6 @@ EXPECTED_S2[0, 7] = 1
 
 @pytest.mark.lava
 def test_two_layer_dense_lif_matches_hand_computation():
-    if not lava_available():
-        pytest.fail("the Lava env is missing: `make test` builds it (make setup)")
     out = json.loads(run_in_lava_env([SCRIPT, json.dumps(PARAMS)], timeout=300).strip().splitlines()[-1])
     np.testing.assert_array_equal(np.array(out["v1"]), EXPECTED_V1)
     np.testing.assert_array_equal(np.array(out["s1"]), EXPECTED_S1)

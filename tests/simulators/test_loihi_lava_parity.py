@@ -10,13 +10,11 @@ import pytest
 
 from netx_builders import (conv_layer, conv_out, demo_student_net, dense_layer, flatten_layer,
                            input_layer, lif, write_net)
-from ckd_toolchain.simulators.lava_env import lava_available
 from ckd_toolchain.simulators.loihi import run_netx
 from paths import NETX_FIXTURES
 
 FIXTURES = NETX_FIXTURES
-pytestmark = [pytest.mark.lava, pytest.mark.slow,
-              pytest.mark.skipif(not lava_available(), reason="genuine Lava env not built")]
+pytestmark = [pytest.mark.lava, pytest.mark.slow]
 
 
 def assert_bit_exact(path, num_steps, min_spiking_layers=1, **inputs):

@@ -9,10 +9,6 @@ import torch
 
 from ckd_toolchain.nir_graph import load_graph
 from ckd_toolchain.simulators.nir_float import NIRFloatModel, run_nir
-from paths import NIR_FIXTURES
-
-FIXTURES = NIR_FIXTURES
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not checked out beside the repo")
 
 
 def lif_trace(x, tau, r, v_leak, v_th, dt, w=1.0):
@@ -27,16 +23,16 @@ def lif_trace(x, tau, r, v_leak, v_th, dt, w=1.0):
     return out
 
 
-def test_all_fixtures_load_and_simulate():
-    for path in sorted(FIXTURES.glob("*.nir")):
+def test_all_fixtures_load_and_simulate(nir_fixtures):
+    for path in sorted(nir_fixtures.glob("*.nir")):
         g = load_graph(path)
         y = run_nir(g, torch.ones(2, 5, 1), dt=1e-3)
         assert y.shape == (2, 5, 1), path.name
         assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
 
 
-def test_lif_norse_single_neuron_trace_matches_its_parameters():
-    g = load_graph(FIXTURES / "lif_norse.nir")
+def test_lif_norse_single_neuron_trace_matches_its_parameters(nir_fixtures):
+    g = load_graph(nir_fixtures / "lif_norse.nir")
     lif = g.nodes["1"]
     assert float(lif.tau[0]) == pytest.approx(0.0025) and float(lif.v_threshold[0]) == pytest.approx(0.1)
     x = [0.2, 0.2, 0.0, 1.0, 0.05, 0.05, 0.05, 0.05, 0.3, 0.0]
@@ -47,10 +43,10 @@ def test_lif_norse_single_neuron_trace_matches_its_parameters():
     assert y.flatten().tolist() == expected
 
 
-def test_lif_norse_agrees_with_norse():
+def test_lif_norse_agrees_with_norse(nir_fixtures):
     import norse.torch as norse_torch
 
-    g = load_graph(FIXTURES / "lif_norse.nir")
+    g = load_graph(nir_fixtures / "lif_norse.nir")
     torch.manual_seed(0)
     x = torch.rand(3, 40, 1) * 0.4
     ours = run_nir(g, x, dt=1e-3)
@@ -63,8 +59,8 @@ def test_lif_norse_agrees_with_norse():
     assert ours.sum() > 5
 
 
-def test_rockpool_graph_uses_r_which_norse_ignores():
-    g = load_graph(FIXTURES / "lif_rockpool.nir")  # needs the type_check=False fallback
+def test_rockpool_graph_uses_r_which_norse_ignores(nir_fixtures):
+    g = load_graph(nir_fixtures / "lif_rockpool.nir")  # needs the type_check=False fallback
     w = float(g.nodes["0_LinearTorch"].weight[0, 0])
     lif = g.nodes["1_LIFNeuronTorch"]
     x = [0.5, 0.0, 1.0, 1.0, 0.2, 0.2, 0.2, 0.0]
@@ -74,8 +70,8 @@ def test_rockpool_graph_uses_r_which_norse_ignores():
     assert sum(expected) >= 2
 
 
-def test_two_lif_neurons_leak_drives_spikes():
-    g = load_graph(FIXTURES / "two_lif_neurons.nir")
+def test_two_lif_neurons_leak_drives_spikes(nir_fixtures):
+    g = load_graph(nir_fixtures / "two_lif_neurons.nir")
     model = NIRFloatModel(g, dt=1e-3)
     y, rec = model(torch.zeros(1, 60, 1), record=["lif1", "lif2"])
     # lif1: v_leak = 1.2 > threshold 1 with zero input: v_n = 1.2 (1 - 0.9^n) first exceeds 1 at n = 18
