@@ -38,11 +38,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from netx_builders import (conv_layer, conv_out, demo_student_net, dense_layer,  # noqa: E402
                            flatten_layer, input_layer, lif, write_net)
+from ckd_toolchain.loihi2.constants import DECAY_UNITY  # noqa: E402
 
 
 def pilotnet_net(path, rng) -> str:
     x, y = 200, 66
-    layers = [input_layer((x, y, 3), neuron=lif(vth=0, i_decay=4096, v_decay=4096))]
+    layers = [input_layer((x, y, 3), neuron=lif(vth=0, i_decay=DECAY_UNITY, v_decay=DECAY_UNITY))]
     c_in = 3
     for c_out, k, s in ((24, 5, 2), (36, 5, 2), (48, 5, 2), (64, 3, 1), (64, 3, 1)):
         x, y = conv_out(x, k, s), conv_out(y, k, s)

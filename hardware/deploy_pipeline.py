@@ -44,6 +44,7 @@ from ckd_toolchain.hardware.layer_float_sim import run_layers
 from ckd_toolchain.hardware.mapping_report import layer_entries, mapping_block
 from ckd_toolchain.hardware.netx_writer import write_netx
 from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork, map_graph
+from ckd_toolchain.loihi2.constants import STATE_SHIFT
 
 TARGETS = ("loihi-sim", "cpu", "gpu")
 
@@ -125,7 +126,7 @@ def _run_loihi_batch(net_path: str, net: MappedNetwork, x: np.ndarray, sim: str,
     if last.spiking:
         out = res[-1]["s"][..., L:L + T].astype(np.float64)
     else:
-        out = res[-1]["v"][..., L:L + T].astype(np.float64) / (64.0 * last.quant.scale)
+        out = res[-1]["v"][..., L:L + T].astype(np.float64) / ((1 << STATE_SHIFT) * last.quant.scale)
     out = out.reshape(B, -1, T).transpose(0, 2, 1)            # [B, T, classes]
     counts = [_lava_to_chw(r["s"].sum(axis=-1)).astype(np.float64) for r in res]   # [B, *shape]
     return out, counts

@@ -14,7 +14,7 @@ The netx network differs from the float NIR graph in three ways; this module can
 Per layer, per step (the CUBA-LIF float view of :mod:`ckd_toolchain.hardware.loihi_layer`)::
 
     u = beta_u·u + W·s_in;   v = beta_v·v + u + b;   s = v > θ;   v = 0 where s
-    read-out layer: output = v (= W·s_in + b per step, iDecay = vDecay = 4096)
+    read-out layer: output = v (= W·s_in + b per step, iDecay = vDecay = 2^12)
 
 ``run_layers(net, x[B, T, *input_shape])`` returns the read-out ``[B, T, classes]`` and the spike
 count of every layer (summed over the run, per sample).
@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork
+from ckd_toolchain.loihi2.quantization import beta_from_decay
 
 
 def _params(layer, quantized: bool):
@@ -33,8 +34,7 @@ def _params(layer, quantized: bool):
         w = layer.quant.weight.astype(np.float64)
         b = None if layer.quant.bias is None else layer.quant.bias.astype(np.float64)
         thr = None if layer.threshold_float is None else float(layer.quant.vth_mant)
-        bu = 0.0 if layer.i_decay >= 4096 else 1.0 - layer.i_decay / 4096
-        bv = 1.0 - layer.v_decay / 4096
+        bu, bv = beta_from_decay(layer.i_decay), beta_from_decay(layer.v_decay)
     else:
         w, b, thr = layer.weight_float, layer.bias_float, layer.threshold_float
         bu, bv = layer.beta_u, layer.beta_v

@@ -2,11 +2,11 @@
 
 Float view (what the mapper derived from the NIR graph, after folding gains/thresholds/pools)::
 
-    u[t] = (1 - iDecay/4096)·u[t-1] + W_f · s_in[t]          (iDecay = 4096: u = this step's input)
+    u[t] = (1 - iDecay/2^12)·u[t-1] + W_f · s_in[t]          (iDecay = 2^12: u = this step's input)
     v[t] = beta_v·v[t-1] + u[t] + b_f;   s[t] = v[t] > theta_f;   v[t] = 0 where s[t]
 
 Fixed-point view: the same with integer ``weight``/``bias``/``vth_mant`` on the layer scale and the
-12-bit decays (see :mod:`ckd_toolchain.hardware.fixed_point`). ``kind`` is ``"conv"``, ``"pool"`` (a pooling node
+12-bit decays (see :mod:`ckd_toolchain.loihi2.quantization`). ``kind`` is ``"conv"``, ``"pool"`` (a pooling node
 mapped to a grouped strided convolution with its own neuron group: ``C`` or, in thermometer mode,
 ``C·kh·kw`` output channels, see :mod:`ckd_toolchain.hardware.pool_as_conv`) or ``"dense"``; a layer with
 ``spiking = False`` is the read-out layer (never spikes: ``vThMant`` max, logits read from ``v``).
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ckd_toolchain.hardware.fixed_point import QuantizedSynapse
+from ckd_toolchain.loihi2.quantization import QuantizedSynapse
 
 
 @dataclass

@@ -6,7 +6,7 @@ PyTorch order on disk, netx reverses them to its (x, y, f) order)::
 
     /layer/0/type            S10 (1,)  b'input'
     /layer/0/shape           int64 (3,) [C, H, W]   (or (N,))
-    /layer/0/neuron/...      pass-through CUBA neuron: iDecay = vDecay = 4096, vThMant = 0, no bias;
+    /layer/0/neuron/...      pass-through CUBA neuron: iDecay = vDecay = 2^12, vThMant = 0, no bias;
                              input spikes are written into its a_in (no synaptic delay) and it
                              spikes iff the input is > 0 (a graded/count input is binarised here)
     /layer/i/type            S10 (1,)  b'conv' | b'dense' | b'flatten'
@@ -41,6 +41,7 @@ import numpy as np
 
 from ckd_toolchain.atomic_io import atomic_path
 from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork
+from ckd_toolchain.loihi2.constants import DECAY_UNITY
 
 FORMAT = "ckd-netx/1"
 
@@ -60,7 +61,7 @@ def _neuron(g: h5py.Group, layer) -> None:
 
 
 class _PassThrough:
-    i_decay, v_decay, vth_mant = 4096, 4096, 0
+    i_decay, v_decay, vth_mant = DECAY_UNITY, DECAY_UNITY, 0
 
 
 _PASS_THROUGH = _PassThrough()

@@ -14,9 +14,9 @@ Accepted graphs: one chain ``Input → … → Output`` (netx networks are seque
 
 Neuron → CUBA-LIF (Lava ``PyLifModelBitAcc``; float Euler step ``v ← a v + g I + c``)::
 
-    LIF:      a = 1 - dt/τ,  g = dt·r/τ                       iDecay = 4096 (u = input of the step)
-    IF:       a = 1,         g = dt·r                         vDecay = round(4096·(1 - a))
-    CubaLIF:  u = g_m·I with I ← a_s I + (dt/τ_s) w_in x:     iDecay = round(4096·dt/τ_s),
+    LIF:      a = 1 - dt/τ,  g = dt·r/τ                       iDecay = 2^12 (u = input of the step)
+    IF:       a = 1,         g = dt·r                         vDecay = round(2^12·(1 - a))
+    CubaLIF:  u = g_m·I with I ← a_s I + (dt/τ_s) w_in x:     iDecay = round(2^12·dt/τ_s),
               weights × g_m·(dt/τ_s)·w_in,  a = 1 - dt/τ_m,   g_m = dt·r/τ_m
 
 The gain ``g`` and a per-channel threshold θ are folded into the synapse rows (``W ← W·g/θ``,
@@ -37,7 +37,8 @@ import nir
 import numpy as np
 
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.hardware.fixed_point import decay_from_beta, quantize_synapse, beta_from_decay
+from ckd_toolchain.loihi2.constants import DECAY_UNITY, STATE_SHIFT, UV_MAX
+from ckd_toolchain.loihi2.quantization import decay_from_beta, quantize_synapse, beta_from_decay
 from ckd_toolchain.hardware.loihi_layer import LoihiLayer
 from ckd_toolchain.hardware import pool_as_conv as pac
 
@@ -126,7 +127,7 @@ class _Syn:
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.flatten_before = False
         self.map_form = False    # dense weights held as (O, C, H, W) while folding pools/scales
-        self.thermometer = None  # (n, block): reads a thermometer pool (fixed_point.thermometer_round)
+        self.thermometer = None  # (n, block): reads a thermometer pool (quantization.thermometer_round)
         self.notes: list[str] = []
 
 
@@ -286,7 +287,7 @@ def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
     theta = _per_channel(node.v_threshold, out, "v_threshold", name, where, t)
     if np.any(theta <= 0):
         raise InputError(where, f"node {name!r} ({t}): v_threshold must be > 0 (vThMant is unsigned)")
-    beta_u, i_decay = 0.0, 4096
+    beta_u, i_decay = 0.0, DECAY_UNITY
     if isinstance(node, nir.LIF):
         tau = _per_channel(node.tau, out, "tau", name, where, t)
         r = _per_channel(node.r, out, "r", name, where, t)
@@ -318,7 +319,7 @@ def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
     b = None if syn.b is None else syn.b * fold
     v_decay = decay_from_beta(a)
     q = quantize_synapse(w, b, thr, thermometer=syn.thermometer)
-    layer = _make_layer(syn, name, w, b, thr, beta_from_decay(i_decay) if i_decay < 4096 else 0.0,
+    layer = _make_layer(syn, name, w, b, thr, beta_from_decay(i_decay) if i_decay < DECAY_UNITY else 0.0,
                         beta_from_decay(v_decay), i_decay, v_decay, q)
     if abs(beta_from_decay(v_decay) - a) > 1e-12:
         layer.notes.append(f"leak {a:.6g} rounded to 12-bit vDecay {v_decay} (= {beta_from_decay(v_decay):.6g})")
@@ -355,7 +356,7 @@ def _pool_layer(name, node, shape, where) -> LoihiLayer:
     w = pac.pool_conv_weight(c, k)
     syn = _Syn(name, "conv", w, None, shape, (c, *out_hw), s, p, (1, 1), c)
     q = quantize_synapse(w, None, prm["threshold_float"], fixed_scale=prm["scale"])
-    layer = _make_layer(syn, name, w, None, prm["threshold_float"], 0.0, 0.0, 4096, 4096, q, kind="pool")
+    layer = _make_layer(syn, name, w, None, prm["threshold_float"], 0.0, 0.0, DECAY_UNITY, DECAY_UNITY, q, kind="pool")
     layer.notes.append("netx has no pool layer: mapped to a grouped strided convolution (groups = C, "
                        "all-ones kernel) + a memoryless neuron that spikes when ≥ half of the window spiked")
     return layer
@@ -371,7 +372,7 @@ def _thermometer_pool_layer(name, node, shape, where) -> LoihiLayer:
     if q.saturated_biases:
         raise InputError(where, f"node {name!r}: a {k[0]}x{k[1]} window needs thermometer biases down to "
                                 f"{2 - 2 * n}, beyond the 13-bit bias mantissa; use --pool-mode conv or fold")
-    layer = _make_layer(syn, name, prm["weight"], prm["bias"], prm["threshold_float"], 0.0, 0.0, 4096, 4096, q,
+    layer = _make_layer(syn, name, prm["weight"], prm["bias"], prm["threshold_float"], 0.0, 0.0, DECAY_UNITY, DECAY_UNITY, q,
                         kind="pool")
     layer.notes.append(f"netx has no pool layer: mapped to a grouped strided convolution (groups = C) with {n} "
                        f"memoryless neurons per channel and window (thermometer code: neuron j spikes iff >= j of "
@@ -458,13 +459,14 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
         raise InputError(where, f"node {pending[-1][1]!r}: pooling/scale/flatten after the last layer cannot be mapped")
     if syn is not None:   # read-out layer
         q = quantize_synapse(syn.w, syn.b, None, thermometer=syn.thermometer)
-        layer = _make_layer(syn, syn.names[-1], syn.w, syn.b, None, 0.0, 0.0, 4096, 4096, q)
-        layer.notes.append("read-out layer without neuron: non-spiking CUBA (vThMant max, iDecay = vDecay = 4096), "
+        layer = _make_layer(syn, syn.names[-1], syn.w, syn.b, None, 0.0, 0.0, DECAY_UNITY, DECAY_UNITY, q)
+        layer.notes.append(f"read-out layer without neuron: non-spiking CUBA (vThMant max, iDecay = vDecay = {DECAY_UNITY}), "
                            "per-step logits read from v")
         fan = np.abs(np.clip(q.weight, 0, None)).reshape(q.weight.shape[0], -1).sum(1)
         worst = float(fan.max() + (0 if q.bias is None else np.abs(q.bias).max()))
-        if worst > 131071:
-            layer.notes.append(f"worst-case per-step |logit| {worst:.0f} units could reach the 24-bit v limit (131071)")
+        if worst > UV_MAX >> STATE_SHIFT:
+            layer.notes.append(f"worst-case per-step |logit| {worst:.0f} units could reach the 24-bit v limit "
+                               f"({UV_MAX >> STATE_SHIFT})")
         layers.append(layer)
     if not layers:
         raise InputError(where, "the graph has no synaptic layer to map")

@@ -9,7 +9,7 @@ group, because every netx layer is synapse + CUBA-LIF. The neuron must turn a wi
 (what the next layer sees in the float model) is replaced by a binary value. Rule used
 ("round half up", memoryless)::
 
-    stored weight 2 per input,  vThMant = k² - 1,  iDecay = vDecay = 4096 (no state)
+    stored weight 2 per input,  vThMant = k² - 1,  iDecay = vDecay = 2^12 (no state)
     spike  ⇔  2n·64 > (k² - 1)·64  ⇔  n/k² ≥ 1/2
 
 and a spike stands for the value 1.0 (an average pool of all-ones) in the next layer (for a
@@ -24,7 +24,7 @@ channels ``c·n + j - 1`` (``j = 1..n``), neuron ``j`` spiking iff ``k ≥ j`` w
 number of spikes in its window this step (a thermometer code of ``k``)::
 
     stored weight 2 per input,  bias_j = 2 - 2j (per output channel),  vThMant = 1,
-    iDecay = vDecay = 4096 (u = this step's input, nothing of v carried over)
+    iDecay = vDecay = 2^12 (u = this step's input, nothing of v carried over)
     v = (2k + 2 - 2j)·64  >  1·64   ⇔   k ≥ j            (Lava PyLifModelBitAcc, bias_exp = 6)
 
 (float view: weight 1, bias 1 - j, threshold 1/2, scale 2). Since ``Σ_j [k ≥ j] = k``, the NEXT
@@ -33,7 +33,7 @@ replicated over the ``n`` channels of the original channel (:func:`expand_for_th
 ``Σ_j (w/n)·[k ≥ j] = w·k/n = w·avg`` exactly. The bias alone (``≤ 0``) never exceeds the
 threshold, so the one-step-per-layer delay transient produces no spike. Costs ``n``× the pool
 neurons and ``n``× the input synapses of the next layer. Because exactly neurons ``1..k`` fire, the
-next layer's integer weights are rounded per prefix sum (:func:`ckd_toolchain.hardware.fixed_point.thermometer_round`):
+next layer's integer weights are rounded per prefix sum (:func:`ckd_toolchain.loihi2.quantization.thermometer_round`):
 the input of ``k`` window spikes is ``round(k·w·s/n)``, one rounding at a scale ``s`` fixed by the
 per-synapse ``w/n`` — about ``log2 n`` more bits for the pooled value than rounding ``w`` itself.
 
@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ckd_toolchain.loihi2.constants import DECAY_UNITY
+
 POOL_WEIGHT = 2   # stored integer weight of each pool synapse ("round half up" rule above)
 
 
@@ -62,7 +64,7 @@ def pool_layer_params(kernel: tuple[int, int]) -> dict:
         "weight_float_value": 1.0 / area,          # float view: window average
         "threshold_float": (area - 1) / scale,     # vThMant = area - 1
         "scale": float(scale),
-        "i_decay": 4096, "v_decay": 4096,
+        "i_decay": DECAY_UNITY, "v_decay": DECAY_UNITY,
     }
 
 
@@ -78,7 +80,7 @@ def thermometer_layer_params(channels: int, kernel: tuple[int, int]) -> dict:
         "weight": np.ones((int(channels) * n, 1, kh, kw)),
         "bias": np.tile(1.0 - j, int(channels)),
         "threshold_float": 0.5, "scale": float(POOL_WEIGHT),
-        "i_decay": 4096, "v_decay": 4096,
+        "i_decay": DECAY_UNITY, "v_decay": DECAY_UNITY,
     }
 
 

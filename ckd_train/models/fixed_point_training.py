@@ -1,7 +1,7 @@
 """Fixed-point-aware training: the student's deployed path computed with Loihi 2's integer weights.
 
-Why: the mapper (:mod:`ckd_toolchain.hardware.nir_to_loihi`) rounds every layer to 8-bit weight mantissas with a
-shared exponent, 13-bit biases and a rounded threshold (:mod:`ckd_toolchain.hardware.fixed_point`). A student
+Why: the deploy stage's mapper (``hardware/nir_to_loihi.py``) rounds every layer to 8-bit weight mantissas with a
+shared exponent, 13-bit biases and a rounded threshold (:mod:`ckd_toolchain.loihi2.quantization`). A student
 trained in float loses accuracy to that rounding (on the N-Digits demo the ckd student lost 1.7
 points, almost all of it rounding; which layer mattered changed from sample to sample). lava-dl's
 own SLAYER blocks train through quantised weights for the same reason (``pre_hook_fx`` with
@@ -11,7 +11,7 @@ own SLAYER blocks train through quantised weights for the same reason (``pre_hoo
 * BatchNorm is frozen (eval statistics) and folded into its conv (:mod:`ckd_toolchain.ckd_train.models.bn_fold`):
   ``W' = γ/√(σ²+ε)·W``, ``b' = β - γ·μ/√(σ²+ε)``;
 * the folded ``(W', b')`` of every conv and of ``head_dvs`` are replaced in the forward pass by
-  :func:`ckd_toolchain.hardware.fixed_point.on_loihi_grid` — exactly the values the mapper reproduces without
+  :func:`ckd_toolchain.loihi2.quantization.on_loihi_grid` — exactly the values the mapper reproduces without
   rounding (threshold rounding moved into the weights, thermometer pools of the default
   ``--pool-mode thermometer`` accounted for);
 * gradients pass straight through the rounding (STE, Bengio et al. 2013): ``W_q = W' + sg(grid(W') - W')``.
@@ -33,8 +33,10 @@ from torch import nn
 
 from ckd_toolchain.ckd_train.models.bn_fold import fold, to_float64_numpy
 from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
-from ckd_toolchain.hardware.fixed_point import on_loihi_grid
+from ckd_toolchain.loihi2.quantization import on_loihi_grid
 
+# Recorded in checkpoints ("fixed_point": {"grid": ...}) and in the exported NIR metadata: kept verbatim
+# (it names the rule's former module) so that checkpoints and exports stay byte-identical to earlier runs.
 GRID_NAME = "loihi2-netx-8bit (hardware.fixed_point.on_loihi_grid, pool mode thermometer)"
 
 

@@ -15,7 +15,7 @@ Timing model (lava-nc 0.10 ``LoihiProtocol``, steps t = 1 .. T; array index k = 
 
 Because the network is feed-forward, each layer is run for all T steps before the next: the
 synaptic op is then one batched conv/GEMM over ``T * B`` samples and only the element-wise LIF
-update loops over time. The neuron update itself is :mod:`ckd_toolchain.simulators.loihi.fixed_point`.
+update loops over time. The neuron update itself is :mod:`ckd_toolchain.loihi2.arithmetic`.
 Internally a layer of Lava shape (x, y, f) is held in PyTorch order (f, y, x); netx's flatten
 (``transpose([2, 1, 0]).flatten()``) is then a plain reshape.
 """
@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ckd_toolchain.simulators.loihi import fixed_point as fp
+from ckd_toolchain.loihi2 import arithmetic as fp
+from ckd_toolchain.loihi2.constants import DECAY_UNITY, STATE_SHIFT, UV_WRAP
 from ckd_toolchain.simulators.loihi.netx_file import LayerSpec, NetxNetwork
 from ckd_toolchain.simulators.loihi.synapses import ConvSynapse, DenseSynapse
 
@@ -145,8 +146,8 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
         else:
             max_a = 0
         wrap = max_a >= WRAP_FREE_INPUT
-        # iDecay = 4096 leaves u = a << 6, inside (-2^23, 2^23) when |a| < 2^17: no 24-bit wrap
-        u_in_range = layer.neuron.i_decay == fp.DECAY_UNITY and max_a < (1 << 17)
+        # iDecay = DECAY_UNITY leaves u = a << 6, inside (-2^23, 2^23) when |a| < 2^17: no 24-bit wrap
+        u_in_range = layer.neuron.i_decay == DECAY_UNITY and max_a < (UV_WRAP >> STATE_SHIFT)
         kernel = fp.LifKernel((B,) + tshape, device, b, layer.neuron.vth, layer.neuron.i_decay,
                               layer.neuron.v_decay)
         s_all = torch.empty((T, B) + tshape, dtype=torch.int8, device=device)  # every step written below

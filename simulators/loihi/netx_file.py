@@ -7,8 +7,8 @@ Format (lava-dl 0.6 ``lava/lib/dl/netx/README.md`` and what ``netx.hdf5.Network.
         shape             int array in (f, y, x) order on disk; netx reverses it to (x, y, f)
         neuron/           compartment; required for conv, optional for dense (default below)
             type          'LOIHI' | 'CUBA' (CUBA-LIF, both read identically)
-            iDecay        current decay, 0..4096; netx passes du = iDecay - 1 and Lava adds 1 back
-            vDecay        voltage decay, 0..4096 (dv = vDecay)
+            iDecay        current decay, 0..2^12; netx passes du = iDecay - 1 and Lava adds 1 back
+            vDecay        voltage decay, 0..2^12 (dv = vDecay)
             vThMant       threshold mantissa; effective threshold vThMant << 6
             messageBits   optional; >0 makes the NEXT synapse read graded spikes (dot product)
         weight            dense: (out, in) (a 1-D array is reshaped to (out, -1));
@@ -30,7 +30,7 @@ Semantics reproduced from netx (``hdf5.py``, ``blocks/process.py``):
 * ``flatten`` makes the next dense layer read its input as ``out.transpose([2, 1, 0]).flatten()``,
   i.e. (f, y, x) C-order, the PyTorch flatten order;
 * a dense layer without ``neuron`` gets netx's default ``{'type': 'CUBA', 'iDecay': 0,
-  'vDecay': 4096, 'vThMant': 1 << 18 - 1}`` (note Python precedence: 1 << 17);
+  'vDecay': 2^12, 'vThMant': 1 << 18 - 1}`` (note Python precedence: 1 << 17);
 * weights and biases are read with ``.astype(int)`` (float values are truncated toward zero);
 * ``delay`` of a dense layer (scalar, per output ``(out,)``, per input ``(in,)`` or ``(out, in)``)
   makes it a ``DelayDense``: netx clips delays to 0..62 when the maximum exceeds 62, Lava rejects
@@ -50,9 +50,10 @@ from pathlib import Path
 import numpy as np
 
 from ckd_toolchain.errors import InputError
+from ckd_toolchain.loihi2.constants import DECAY_UNITY
 
 LIF_TYPES = ("LOIHI", "CUBA")
-DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 18 - 1}
+DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": DECAY_UNITY, "vThMant": 1 << 18 - 1}
 NETX_UNIMPLEMENTED = ("pool", "convT", "unpool", "average", "concat")
 NOT_SUPPORTED_HERE = ("dense_rec", "dense_comp")
 
@@ -63,8 +64,8 @@ class NeuronSpec:
 
     kind: str
     vth: int  # vThMant
-    i_decay: int  # iDecay (u decays by (4096 - iDecay) / 4096)
-    v_decay: int  # vDecay (v decays by (4096 - vDecay) / 4096)
+    i_decay: int  # iDecay (u keeps (DECAY_UNITY - iDecay) / DECAY_UNITY of itself)
+    v_decay: int  # vDecay (v keeps (DECAY_UNITY - vDecay) / DECAY_UNITY of itself)
     message_bits: int = 0  # output message bits (0 = unary spikes)
 
 
@@ -177,8 +178,8 @@ def _neuron(grp, path, where) -> NeuronSpec:
     v_decay = _scalar_int(ngrp, "vDecay", path, nwhere)
     vth = _scalar_int(ngrp, "vThMant", path, nwhere)
     for key, val in (("iDecay", i_decay), ("vDecay", v_decay)):
-        if not 0 <= val <= 4096:
-            raise _err(path, f"{nwhere}/{key}", f"must be in 0..4096 (12-bit decay + 1), got {val}")
+        if not 0 <= val <= DECAY_UNITY:
+            raise _err(path, f"{nwhere}/{key}", f"must be in 0..{DECAY_UNITY} (12-bit decay + 1), got {val}")
     if not 0 <= vth < (1 << 24):
         raise _err(path, f"{nwhere}/vThMant", f"must be in 0..2^24-1, got {vth}")
     bits = _scalar_int(ngrp, "messageBits", path, nwhere, required=False, default=0)

@@ -2,8 +2,9 @@
 
 Weight preparation, reproduced step by step from lava-dl 0.6 / lava-nc 0.10 numpy code:
 
-* Dense: netx ``utils.optimize_weight_bits`` rescales the file's integer weights by
-  ``2**scale_bits`` and returns ``(weight, num_weight_bits, weight_exponent, sign_mode)``; the
+* Dense: netx ``utils.optimize_weight_bits`` (:mod:`ckd_toolchain.loihi2.weight_bits`) rescales
+  the file's integer weights by ``2**scale_bits`` and returns ``(weight, num_weight_bits,
+  weight_exponent, sign_mode)``; the
   ``sign_mode`` is NOT passed on to the synapse, so ``PyDenseModelBitAcc`` recomputes it with
   ``weightutils.determine_sign_mode`` on the scaled weights, then applies ``clip_weights(.., 8)``
   and ``truncate_weights(.., num_weight_bits)``. At run time
@@ -11,7 +12,8 @@ Weight preparation, reproduced step by step from lava-dl 0.6 / lava-nc 0.10 nump
   int32 channel (wraps). ``s`` is ``s != 0`` for unary input (message bits 0), else the value.
 * Conv: netx passes the file's weights unchanged (no exponent, no clipping);
   ``utils.conv_scipy`` computes the correlation with the PyTorch-order kernel in float64,
-  ``astype(int32)`` and ``signed_clamp(.., 24)`` (true 24-bit two's-complement wrap).
+  ``astype(int32)`` and ``signed_clamp(.., 24)`` (true 24-bit two's-complement wrap,
+  :func:`ckd_toolchain.loihi2.arithmetic.signed_clamp24`).
 
 Exactness of the float GEMM / conv used here: every product and every partial sum is an integer
 whose magnitude is at most ``B = max_out sum_in |W| * max|s|``. IEEE float32 represents every
@@ -26,47 +28,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ckd_toolchain.simulators.loihi.fixed_point import wrap_int32
+from ckd_toolchain.loihi2.arithmetic import signed_clamp24, wrap_int32
+from ckd_toolchain.loihi2.constants import CONV_OUT_BITS
+from ckd_toolchain.loihi2.weight_bits import optimize_weight_bits
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
-
-
-def netx_optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """lava-dl 0.6 ``netx.utils.optimize_weight_bits`` (same numpy operations, prints dropped)."""
-    weight = np.asarray(weight).astype(np.int64)
-    max_weight = np.max(weight)
-    min_weight = np.min(weight)
-    if max_weight > 254 and min_weight < 0:
-        weight = np.clip(weight, -256, 254)
-        max_weight = np.max(weight)
-    if min_weight < -256 and max_weight > 0:
-        weight = np.clip(weight, -256, 254)
-        min_weight = np.min(weight)
-    if max_weight < 0:
-        is_signed, mode = 0, "inh"
-    elif min_weight >= 0:
-        is_signed, mode = 0, "exc"
-    else:
-        is_signed, mode = 1, "mixed"
-    with np.errstate(divide="ignore"):
-        if mode == "mixed":
-            scale = np.min([127 / max_weight, -128 / min_weight])
-        elif mode == "inh":
-            scale = -256 / min_weight
-        else:
-            scale = 255 / max_weight
-    scale_bits = np.floor(np.log2(scale)) + is_signed
-    n = 8
-    while n > 0:
-        if np.sum(np.abs(weight / (2 ** n) - np.round(weight / (2 ** n)))) == 0:
-            break
-        n -= 1
-    n -= is_signed
-    num_weight_bits = 8 - scale_bits - n
-    weight_exponent = -scale_bits
-    weight = np.left_shift(weight.astype(np.int32), int(scale_bits))
-    return weight.astype(np.int64), int(num_weight_bits), int(weight_exponent)
 
 
 def _lava_sign_mode(w: np.ndarray) -> str:
@@ -80,7 +47,7 @@ def _lava_sign_mode(w: np.ndarray) -> str:
 
 def lava_dense_weights(file_weight: np.ndarray) -> tuple[np.ndarray, int]:
     """Effective int weights and weight exponent that ``PyDenseModelBitAcc`` uses."""
-    w, num_bits, w_exp = netx_optimize_weight_bits(file_weight)
+    w, num_bits, w_exp, _ = optimize_weight_bits(np.asarray(file_weight).astype(np.int64))
     mode = _lava_sign_mode(w)
     mixed, inh = int(mode == "mixed"), int(mode == "inh")
     # clip_weights(w, sign_mode, num_bits=8)
@@ -184,7 +151,7 @@ class ConvSynapse:
         self._wf = {}
 
     def out_bound(self, max_abs_in: int) -> int:
-        return min(self.out_abs_sum * int(max_abs_in), (1 << 23))
+        return min(self.out_abs_sum * int(max_abs_in), 1 << (CONV_OUT_BITS - 1))
 
     def __call__(self, s: torch.Tensor) -> torch.Tensor:
         """``s`` [M, C, H, W] integer -> a [M, K, H', W'] int32 (Lava's 24-bit clamped output)."""
@@ -202,7 +169,7 @@ class ConvSynapse:
         x = s.to(dtype, memory_format=torch.channels_last)
         out = F.conv2d(x, wf, stride=self.stride, padding=self.padding, dilation=self.dilation,
                        groups=self.groups)
-        if bound < (1 << 23):  # exact and already inside 24 bits
+        if bound < (1 << (CONV_OUT_BITS - 1)):  # exact and already inside 24 bits
             return out.to(torch.int32)
         out = out.to(torch.int64)
         if bound >= (1 << 31):  # numpy float64 -> int32 cast of out-of-range values (x86): INT32_MIN
@@ -210,7 +177,3 @@ class ConvSynapse:
                               torch.full_like(out, -(1 << 31)), out)
         return signed_clamp24(out).to(torch.int32)
 
-
-def signed_clamp24(x: torch.Tensor) -> torch.Tensor:
-    """lava ``conv.utils.signed_clamp(x, bits=24)``: ``(x + 2^23) % 2^24 - 2^23``."""
-    return torch.remainder(x + (1 << 23), 1 << 24) - (1 << 23)

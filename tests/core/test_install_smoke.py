@@ -47,6 +47,8 @@ def test_every_package_is_listed_in_pyproject():
         for init in (repo / stage).rglob("__init__.py"):
             rel = init.parent.relative_to(repo).parts
             found.add(".".join(("ckd_toolchain",) + rel))
+    for init in (repo / "ckd_toolchain").rglob("__init__.py"):   # sub-packages of the shared layer
+        found.add(".".join(init.parent.relative_to(repo).parts))
     assert found == listed
 
 

@@ -1,4 +1,4 @@
-"""Fixed-point formulas of hardware.fixed_point, hand-computed (and Lava's optimize_weight_bits).
+"""Fixed-point formulas of ckd_toolchain.loihi2, hand-computed (and Lava's optimize_weight_bits).
 
 Budget: < 5 s without Lava; the Lava comparison runs one subprocess (~5 s).
 """
@@ -9,8 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from ckd_toolchain.hardware.fixed_point import (decay_from_beta, decay_step, lif_step_fixed, optimize_weight_bits,
-                                  quantize_synapse)
+from ckd_toolchain.loihi2.arithmetic import decay_step, lif_step_fixed
+from ckd_toolchain.loihi2.quantization import decay_from_beta, quantize_synapse
+from ckd_toolchain.loihi2.weight_bits import optimize_weight_bits
 from ckd_toolchain.simulators.lava_env import run_in_lava_env
 
 pytestmark = pytest.mark.timeout(120)
@@ -111,7 +112,7 @@ def test_optimize_weight_bits_by_hand():
 def test_thermometer_round_rounds_prefix_sums_once():
     """Weights reading a thermometer code (neurons 1..k fire for k window spikes): the next layer
     receives Σ_{j≤k} m_j, so m_j = round(Σ_{i≤j} x) - round(Σ_{i<j} x) has every prefix rounded once."""
-    from ckd_toolchain.hardware.fixed_point import quantize_synapse, thermometer_round
+    from ckd_toolchain.loihi2.quantization import quantize_synapse, thermometer_round
 
     x = np.array([[0.4] * 4 + [-2.5] * 4]).reshape(1, 2, 4, 1).reshape(1, 8)   # (O, G·n·block), n = 4, block = 1
     m = thermometer_round(x, 4, 1)

@@ -207,7 +207,7 @@ def test_thermometer_pool_mode_is_exact_and_conv_mode_is_not():
     wf = np.asarray(g.nodes["fc"].weight).reshape(5, 6, 2, 2)
     np.testing.assert_allclose(fc.weight_float.reshape(5, 24, 2, 2)[:, 4 * 5 + 3], wf[:, 5] / 4)
     # integer weights after a thermometer pool: each prefix sum Σ_{j≤k} (the input of k window
-    # spikes) is the float value rounded once (fixed_point.thermometer_round)
+    # spikes) is the float value rounded once (quantization.thermometer_round)
     for layer, block in ((c2, 9), (fc, 4)):
         q = layer.quant
         x_units = (layer.weight_float * q.scale / 2**q.mant_exp).reshape(layer.weight.shape[0], -1, 4, block)
@@ -234,7 +234,7 @@ def test_thermometer_pool_mode_is_exact_and_conv_mode_is_not():
 def test_thermometer_neuron_fire_rule_by_hand():
     """One thermometer neuron per j = 1..4 of a 2×2 window, k = 0..4 inputs spiking: Lava's
     v = (2k + bias_j)·64 with bias_j = 2 - 2j, spike iff v > vThMant·64 = 64, i.e. iff k ≥ j."""
-    from ckd_toolchain.hardware.fixed_point import lif_step_fixed
+    from ckd_toolchain.loihi2.arithmetic import lif_step_fixed
 
     net = map_graph(mg.two_pools(), pool_mode="thermometer")
     p = net.layers[1]

@@ -1,35 +1,23 @@
-"""Loihi 2 CUBA-LIF fixed-point arithmetic as lava-dl netx 0.6 / lava-nc 0.10 implement it.
+"""Float → Loihi 2 integers: the rules the mapper applies and fixed-point-aware training reproduces.
 
-Sources (read in ``.lava-venv/lib/python3.10/site-packages/lava``):
+Stored weights, ``bias`` and ``vThMant`` of a netx layer are integers on ONE scale (binary spikes
+add ``W << 6`` to ``u``, the bias adds ``bias << 6`` to ``v``, the threshold is ``vThMant << 6``;
+see :mod:`ckd_toolchain.loihi2.arithmetic`). Quantisation used by the mapper
+(:func:`quantize_synapse`): choose a per-layer scale ``s`` (float units → integer units) as large
+as the hardware fields allow (:func:`layer_scale`)::
 
-* ``lib/dl/netx/hdf5.py::Network.get_neuron_params`` — a netx ``CUBA`` neuron becomes a Lava
-  ``LIF`` with ``vth = vThMant``, ``du = iDecay - 1``, ``dv = vDecay``, ``bias_mant = bias``,
-  ``bias_exp = 6`` (fixed).
-* ``proc/lif/models.py::AbstractPyLifModelFixed.subthr_dynamics`` (``ds_offset = 1``,
-  ``dm_offset = 0``, 12-bit decays, 24-bit state, ``act_shift = 6``)::
+    s = min(254 / max(w⁺), 256 / max(w⁻), (2^17 - 1) / θ, (2^12 - 1) / max(b⁺), 2^12 / max(b⁻))
 
-      u[t] = trunc0(u[t-1] * (4096 - (du + 1)) / 4096) + (a_in[t] << 6)     (wraps at ±2^23)
-      v[t] = clip(trunc0(v[t-1] * (4096 - dv) / 4096) + u[t] + (bias_mant << 6), ±(2^23 - 1))
-      s[t] = v[t] > (vth << 6);   v[t] = 0 where s[t]
+then an 8-bit signed weight mantissa with a shared exponent ``e ∈ {0, 1}``
+(:func:`mantissa_exponent`): ``m = clip(round(w·s / 2^e), -128, 127)``, ``W = m·2^e`` (``e = 1``
+only when ``max|w·s| > 127.5``; ``[-256, 254]`` is the range netx's ``optimize_weight_bits``
+accepts without clipping, :mod:`ckd_toolchain.loihi2.weight_bits`), ``vThMant = round(θ·s)``
+(17 bit, :func:`threshold_mantissa`), ``bias = clip(round(b·s), -2^12, 2^12 - 1)`` (13-bit
+mantissa, exponent fixed to 6 by the netx reader, :func:`bias_mantissa`). Dequantised weights
+are ``W / s``. Field limits: :mod:`ckd_toolchain.loihi2.constants`.
 
-  so with ``du = iDecay - 1`` the current keeps ``(4096 - iDecay)/4096`` of itself per step:
-  ``iDecay = 4096`` means "current = this step's input" and ``vDecay = 4096·(1 - β)``.
-* ``lib/dl/netx/utils.py::optimize_weight_bits`` — the reader turns the integer weights stored in
-  the ``.net`` file into an 8-bit mantissa and a shared per-layer exponent; the Dense synapse
-  (``proc/dense/models.py``) right-shifts its accumulated sum by that exponent again, so for
-  binary spikes a stored integer weight ``W`` adds exactly ``W << 6`` to ``u``: stored weights,
-  ``bias`` and ``vThMant`` are all integers on ONE scale (the "layer scale" below).
-
-Quantisation used by the mapper (:func:`quantize_synapse`): choose a per-layer scale ``s`` (float
-units → integer units) as large as the hardware fields allow:
-
-    s = min(254 / max(w⁺), 256 / max(w⁻), 131071 / θ, 4095 / max(b⁺), 4096 / max(b⁻))
-
-then an 8-bit signed weight mantissa with a shared exponent ``e ∈ {0, 1}``:
-``m = clip(round(w·s / 2^e), -128, 127)``, ``W = m·2^e`` (``e = 1`` only when ``max|w·s| > 127.5``;
-``[-256, 254]`` is the range ``optimize_weight_bits`` accepts without clipping), ``vThMant =
-round(θ·s)`` (17 bit), ``bias = clip(round(b·s), -4096, 4095)`` (13-bit mantissa, exponent fixed to
-6 by the netx reader). Dequantised weights are ``W / s``.
+Leaks: a multiplicative leak β becomes the 12-bit decay ``round(2^12·(1 - β))``
+(:func:`decay_from_beta`; the current's ``iDecay`` and the voltage's ``vDecay`` alike).
 """
 from __future__ import annotations
 
@@ -37,18 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DECAY_UNITY = 4096            # 12-bit decays: 4096 = full decay per step
-VTH_MANT_MAX = 2**17 - 1      # unsigned 17-bit threshold mantissa
-BIAS_MANT_MIN, BIAS_MANT_MAX = -(2**12), 2**12 - 1   # signed 13-bit bias mantissa
-BIAS_EXP = 6                  # fixed by netx's reader (hdf5.py get_neuron_params)
-STATE_SHIFT = 6               # vth << 6, a_in << 6, bias << 6
-UV_MAX = 2**23 - 1            # 24-bit signed u / v
-W_STORED_MIN, W_STORED_MAX = -256, 254   # what netx optimize_weight_bits takes unclipped
-MANT_MIN, MANT_MAX = -128, 127
+from ckd_toolchain.loihi2.constants import (BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, VTH_MANT_MAX,
+                                            W_STORED_MAX, W_STORED_MIN, WEIGHT_MANT_MAX, WEIGHT_MANT_MIN)
+from ckd_toolchain.loihi2.weight_bits import optimize_weight_bits
 
 
 def decay_from_beta(beta: float) -> int:
-    """12-bit decay constant for a multiplicative leak ``beta``: ``round(4096·(1-β))`` in [0, 4096]."""
+    """12-bit decay constant for a multiplicative leak ``beta``: ``round(2^12·(1-β))`` in [0, 2^12]."""
     if not np.isfinite(beta):
         raise ValueError(f"leak factor {beta} is not finite")
     return int(np.clip(np.rint(DECAY_UNITY * (1.0 - float(beta))), 0, DECAY_UNITY))
@@ -57,59 +40,6 @@ def decay_from_beta(beta: float) -> int:
 def beta_from_decay(decay: int) -> float:
     """Inverse of :func:`decay_from_beta`: the leak factor a 12-bit decay really applies."""
     return 1.0 - int(decay) / DECAY_UNITY
-
-
-def decay_step(x: np.ndarray, decay: int) -> np.ndarray:
-    """``trunc0(x·(4096 - decay)/4096)`` with sign-magnitude rounding, as Lava's LIF does."""
-    prod = np.asarray(x, dtype=np.int64) * (DECAY_UNITY - int(decay))
-    return (np.sign(prod) * (np.abs(prod) >> 12)).astype(np.int64)
-
-
-def lif_step_fixed(u, v, a_in, i_decay: int, v_decay: int, bias_mant, vth_mant: int):
-    """One Loihi CUBA-LIF step in netx units (Lava PyLifModelBitAcc with du = iDecay - 1).
-
-    Returns ``(spikes, u, v)``; ``a_in`` is the synaptic sum in stored-weight units.
-    Only used by the tests to hand-check the formulas; the simulator lives in simulators/loihi.
-    """
-    u = decay_step(u, i_decay) + (np.asarray(a_in, dtype=np.int64) << STATE_SHIFT)
-    u = np.where(u > 2**23, u - 2**24, u)
-    u = np.where(u <= -(2**23), u + 2**24, u)
-    v = decay_step(v, v_decay) + u + (np.asarray(bias_mant, dtype=np.int64) << BIAS_EXP)
-    v = np.clip(v, -UV_MAX, UV_MAX)
-    s = v > (int(vth_mant) << STATE_SHIFT)
-    v = np.where(s, 0, v)
-    return s, u, v
-
-
-def optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int, int]:
-    """Port of ``lava.lib.dl.netx.utils.optimize_weight_bits`` (lava-dl 0.6).
-
-    Returns ``(weight << scale_bits, num_weight_bits, weight_exponent, sign_mode)`` with
-    ``sign_mode`` 1 mixed, 2 excitatory, 3 inhibitory; ``weight_exponent = -scale_bits``.
-    Used to report the exponent Lava will use; the test suite checks it against the original.
-    """
-    weight = np.asarray(weight, dtype=np.float64)
-    max_w, min_w = float(np.max(weight)), float(np.min(weight))
-    if max_w > 254 and min_w < 0 or min_w < -256 and max_w > 0:
-        weight = np.clip(weight, -256, 254)
-        max_w, min_w = float(np.max(weight)), float(np.min(weight))
-    if max_w < 0:
-        sign_mode, is_signed, scale = 3, 0, -256 / min_w
-    elif min_w >= 0:
-        if max_w == 0:
-            raise ValueError("an all-zero weight matrix crashes netx's optimize_weight_bits")
-        sign_mode, is_signed, scale = 2, 0, 255 / max_w
-    else:
-        sign_mode, is_signed, scale = 1, 1, min(127 / max_w, -128 / min_w)
-    scale_bits = int(np.floor(np.log2(scale))) + is_signed
-    n = 8
-    while n > 0 and np.sum(np.abs(weight / 2**n - np.round(weight / 2**n))) != 0:
-        n -= 1
-    n -= is_signed
-    num_weight_bits = 8 - scale_bits - n
-    shifted = np.left_shift(weight.astype(np.int32), scale_bits) if scale_bits >= 0 else \
-        np.right_shift(weight.astype(np.int32), -scale_bits)
-    return shifted.astype(np.int64), int(num_weight_bits), int(-scale_bits), sign_mode
 
 
 @dataclass
@@ -186,6 +116,13 @@ def threshold_mantissa(threshold: float, s: float) -> int:
     return int(np.clip(np.rint(float(threshold) * s), 0, VTH_MANT_MAX))
 
 
+def bias_mantissa(b: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(clip(round(b·s), -2^12, 2^12 - 1), round(b·s))``: the signed 13-bit bias mantissas (as
+    floats) and the unclipped values they came from (to count saturations)."""
+    b_raw = np.rint(b * s)
+    return np.clip(b_raw, BIAS_MANT_MIN, BIAS_MANT_MAX), b_raw
+
+
 def on_loihi_grid(weight: np.ndarray, bias: np.ndarray | None, threshold: float | None,
                   pool_window: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
     """The float weights/bias the mapper turns into integers WITHOUT rounding: what fixed-point-
@@ -198,7 +135,7 @@ def on_loihi_grid(weight: np.ndarray, bias: np.ndarray | None, threshold: float 
     ``quantize_synapse``'s rule (``s``, exponent ``e``)::
 
         W = clip(round(w·s / (n·2^e)), -128, 127) · 2^e          stored integer per (thermometer) synapse
-        w_grid = c · W·n / s,   b_grid = c · clip(round(b·s), -4096, 4095) / s,
+        w_grid = c · W·n / s,   b_grid = c · clip(round(b·s), -2^12, 2^12 - 1) / s,
         c = θ·s / (vThMant + 1/128),   vThMant = round(θ·s)
 
     ``c`` moves the threshold rounding into the weights: a LIF with reset to 0 is unchanged when
@@ -217,12 +154,12 @@ def on_loihi_grid(weight: np.ndarray, bias: np.ndarray | None, threshold: float 
     b = None if bias is None else np.asarray(bias, dtype=np.float64)
     s, _ = layer_scale(w / n, b, threshold)
     e = mantissa_exponent(w * (s / n))
-    W = np.clip(np.rint(w * (s / n) / 2**e), MANT_MIN, MANT_MAX) * 2**e
+    W = np.clip(np.rint(w * (s / n) / 2**e), WEIGHT_MANT_MIN, WEIGHT_MANT_MAX) * 2**e
     c = 1.0
     if threshold is not None:
         c = float(threshold) * s / (threshold_mantissa(threshold, s) + 1.0 / 128)
     w_grid = W * (n * c / s)
-    b_grid = None if b is None else np.clip(np.rint(b * s), BIAS_MANT_MIN, BIAS_MANT_MAX) * (c / s)
+    b_grid = None if b is None else bias_mantissa(b, s)[0] * (c / s)
     return w_grid, b_grid
 
 
@@ -243,15 +180,14 @@ def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: flo
     mant_exp = mantissa_exponent(ws)
     m_raw = np.rint(ws / 2**mant_exp) if thermometer is None else \
         thermometer_round(ws / 2**mant_exp, *thermometer)
-    m = np.clip(m_raw, MANT_MIN, MANT_MAX)
+    m = np.clip(m_raw, WEIGHT_MANT_MIN, WEIGHT_MANT_MAX)
     sat_w = int(np.count_nonzero(m != m_raw))
     W = (m * 2**mant_exp).astype(np.int64)
     err = w - W / s
     rms_w = float(np.sqrt(np.mean(w**2))) if w.size else 0.0
     qb, sat_b, b_err = None, 0, 0.0
     if b is not None:
-        b_raw = np.rint(b * s)
-        qb_f = np.clip(b_raw, BIAS_MANT_MIN, BIAS_MANT_MAX)
+        qb_f, b_raw = bias_mantissa(b, s)
         sat_b = int(np.count_nonzero(qb_f != b_raw))
         qb = qb_f.astype(np.int64)
         b_err = float(np.max(np.abs(b - qb / s))) if b.size else 0.0

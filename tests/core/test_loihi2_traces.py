@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from ckd_toolchain.simulators.loihi import fixed_point as fp
-from ckd_toolchain.simulators.loihi.synapses import lava_dense_weights, signed_clamp24
+from ckd_toolchain.loihi2 import arithmetic as fp
+from ckd_toolchain.loihi2.arithmetic import signed_clamp24
+from ckd_toolchain.simulators.loihi.synapses import lava_dense_weights
 
 
 def run_trace(a_seq, vth, i_decay, v_decay, bias_mant=0):

@@ -1,49 +1,112 @@
-"""Pure integer state updates of Lava's bit-accurate CUBA-LIF (``PyLifModelBitAcc``).
+"""Loihi 2 CUBA-LIF integer arithmetic as lava-dl netx 0.6 / lava-nc 0.10 compute it.
 
-Source: lava-nc 0.10 ``lava/proc/lif/models.py`` (``AbstractPyLifModelFixed.subthr_dynamics``,
-``PyLifModelBitAcc``, ``PyLifResetModelBitAcc``). One time step, for a neuron with synaptic
-input ``a`` (int32, as it arrives on Lava's int32 channel)::
+Sources (read in ``.lava-venv/lib/python3.10/site-packages/lava``):
 
-    u' = wrap24( int32( trunc0(u * (4096 - iDecay) / 4096) + int32(a << 6) ) )
-    v' = clip( int32( trunc0(v * (4096 - vDecay) / 4096) + u' + (bias_mant << 6) ),
-               -(2^23 - 1), 2^23 - 1 )
-    s  = v' > (vThMant << 6)
-    v' = 0 where s
+* ``lib/dl/netx/hdf5.py::Network.get_neuron_params`` — a netx ``CUBA`` neuron becomes a Lava
+  ``LIF`` with ``vth = vThMant``, ``du = iDecay - 1``, ``dv = vDecay``, ``bias_mant = bias``,
+  ``bias_exp = 6`` (fixed).
+* ``proc/lif/models.py::AbstractPyLifModelFixed.subthr_dynamics`` with ``PyLifModelBitAcc``
+  (``ds_offset = 1``, ``dm_offset = 0``, 12-bit decays, 24-bit state, ``act_shift = vth_shift =
+  6``) and ``PyLifResetModelBitAcc``. One time step, for a neuron with synaptic input ``a`` (int32,
+  as it arrives on Lava's int32 channel)::
+
+      u' = wrap24( int32( trunc0(u * (4096 - iDecay) / 4096) + int32(a << 6) ) )
+      v' = clip( int32( trunc0(v * (4096 - vDecay) / 4096) + u' + (bias_mant << 6) ),
+                 -(2^23 - 1), 2^23 - 1 )
+      s  = v' > (vThMant << 6)
+      v' = 0 where s
+
+  (``4096`` = :data:`~.constants.DECAY_UNITY`, ``6`` = :data:`~.constants.STATE_SHIFT`,
+  ``2^23`` = :data:`~.constants.UV_WRAP`, ``2^23 - 1`` = :data:`~.constants.UV_MAX`.)
 
 * ``trunc0(x * f / 4096)`` is Lava's ``sign(x*f) * (|x*f| >> 12)`` (rounding toward zero).
-* netx passes ``du = iDecay - 1`` and Lava adds its ``ds_offset = 1`` back, so the current
-  decays by ``4096 - iDecay``; voltage has ``dm_offset = 0`` so it decays by ``4096 - vDecay``.
+* netx passes ``du = iDecay - 1`` and Lava adds its ``ds_offset = 1`` back, so the current keeps
+  ``(4096 - iDecay)/4096`` of itself per step (``iDecay = 4096``: "current = this step's input");
+  voltage has ``dm_offset = 0`` so it keeps ``(4096 - vDecay)/4096`` (``vDecay = 4096·(1 - β)``).
 * ``wrap24`` is Lava's exact rule, not a true modulo: ``w = x - 2^24 if x > 2^23 else x``,
-  then ``w = x + 2^24 if w <= -2^23``. So ``+2^23`` is kept, and values beyond +-2^24 (only
+  then ``w = x + 2^24 if w <= -2^23``. So ``+2^23`` is kept, and values beyond ±2^24 (only
   reachable with int32 overflow) are not folded back into 24 bits.
 * ``int32(...)``: Lava computes in numpy int32, so ``a << 6`` and the sums wrap modulo 2^32.
-  :func:`wrap_int32` reproduces that in int64 arithmetic.
-* ``bias_exp`` is 6 for every netx layer (``Network.get_neuron_params``).
 * With a ``reset_interval`` R netx builds ``LIFReset``; layer k (0-based, in block order)
   zeroes u and v at the START of every step t (t = 1, 2, ...) with ``t % R == (k + 1) % R``,
-  before the update above.
+  before the update above (:func:`reset_due`).
+* ``lib/dl/netx/utils.py::optimize_weight_bits`` (:mod:`.weight_bits`) and the Dense synapse
+  (``proc/dense/models.py``) shift the stored weights and the accumulated sum back, so for binary
+  spikes a stored integer weight ``W`` adds exactly ``W << 6`` to ``u``: stored weights, ``bias``
+  and ``vThMant`` are all integers on ONE scale (the layer scale of :mod:`.quantization`).
 
-All functions take and return int64 torch tensors (the values are the int32 Lava values).
+Two forms of the same step:
+
+* numpy reference (:func:`decay_step`, :func:`lif_step_fixed`): int64 arithmetic written as Lava
+  writes it, without the int32 wrap emulation (equal to Lava while ``|a| < 2^24``, which every
+  mapped layer satisfies); used by the tests to hand-check the formulas and the mapper;
+* torch (:func:`decay`, :func:`lif_step`, :class:`LifKernel`, :func:`wrap_int32`,
+  :func:`lava_wrap24`, :func:`effective_bias`): int64 tensors holding the int32 Lava values,
+  with the int32 wrap emulated; the fast simulator (``ckd_toolchain.simulators.loihi``).
+  ``tests/test_loihi2_arithmetic.py`` checks the two forms against each other.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-UV_BITS = 24
-MAX_UV = 1 << (UV_BITS - 1)  # 2^23
-DECAY_SHIFT = 12
-DECAY_UNITY = 1 << DECAY_SHIFT
-ACT_SHIFT = 6
-VTH_SHIFT = 6
-BIAS_EXP = 6
-V_LIMIT = MAX_UV - 1
+from ckd_toolchain.loihi2.constants import (CONV_OUT_BITS, DECAY_SHIFT, DECAY_UNITY, STATE_SHIFT, UV_MAX,
+                                            UV_WRAP)
+
 _TWO32 = 1 << 32
 _TWO31 = 1 << 31
 
 
+def reset_due(step: int, layer_index: int, reset_interval: int | None, reset_offset: int = 0) -> bool:
+    """netx ``LIFReset`` phase: layer k resets at step t (1-based) iff t % R == (offset+1+k) % R."""
+    if reset_interval is None:
+        return False
+    r = int(reset_interval)
+    return step % r == (reset_offset + 1 + layer_index) % r
+
+
+# ----------------------------------------------------------------------------------------------
+# numpy reference form
+# ----------------------------------------------------------------------------------------------
+
+def decay_step(x: np.ndarray, decay: int) -> np.ndarray:
+    """``trunc0(x·(4096 - decay)/4096)`` with sign-magnitude rounding, as Lava's LIF does."""
+    prod = np.asarray(x, dtype=np.int64) * (DECAY_UNITY - int(decay))
+    return (np.sign(prod) * (np.abs(prod) >> DECAY_SHIFT)).astype(np.int64)
+
+
+def lif_step_fixed(u, v, a_in, i_decay: int, v_decay: int, bias_mant, vth_mant: int):
+    """One Loihi CUBA-LIF step in netx units (Lava PyLifModelBitAcc with du = iDecay - 1).
+
+    Returns ``(spikes, u, v)``; ``a_in`` is the synaptic sum in stored-weight units. int64
+    arithmetic without Lava's int32 wrap (see the module docstring); the simulator uses
+    :func:`lif_step`.
+    """
+    u = decay_step(u, i_decay) + (np.asarray(a_in, dtype=np.int64) << STATE_SHIFT)
+    u = np.where(u > UV_WRAP, u - 2 * UV_WRAP, u)
+    u = np.where(u <= -UV_WRAP, u + 2 * UV_WRAP, u)
+    v = decay_step(v, v_decay) + u + (np.asarray(bias_mant, dtype=np.int64) << STATE_SHIFT)
+    v = np.clip(v, -UV_MAX, UV_MAX)
+    s = v > (int(vth_mant) << STATE_SHIFT)
+    v = np.where(s, 0, v)
+    return s, u, v
+
+
+# ----------------------------------------------------------------------------------------------
+# torch form (int64 tensors holding Lava's int32 values)
+# ----------------------------------------------------------------------------------------------
+
 def wrap_int32(x: torch.Tensor) -> torch.Tensor:
     """Value of ``x`` after numpy's int32 wrap-around (two's complement)."""
     return torch.remainder(x + _TWO31, _TWO32) - _TWO31
+
+
+def signed_clamp24(x: torch.Tensor) -> torch.Tensor:
+    """lava-nc ``proc/conv/utils.py::signed_clamp(x, bits=24)``, applied by ``PyConvModelFixed`` to
+    the convolution output: ``(x + 2^23) % 2^24 - 2^23``, a true 24-bit two's-complement wrap
+    (unlike :func:`lava_wrap24` of the neuron current)."""
+    half = 1 << (CONV_OUT_BITS - 1)
+    return torch.remainder(x + half, 2 * half) - half
 
 
 def decay(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -68,14 +131,14 @@ def lava_wrap24(x: torch.Tensor) -> torch.Tensor:
     ``where(x > M, x - 2M, x)`` followed by ``where(w <= -M, x + 2M, w)`` equals
     ``x - 2M [x > M] + 2M [x <= -M]`` because ``x > M`` implies ``x - 2M > -M``.
     """
-    if x.numel() == 0 or int(x.abs().max()) < MAX_UV:
+    if x.numel() == 0 or int(x.abs().max()) < UV_WRAP:
         return x
-    return x - (x > MAX_UV).to(x.dtype) * (2 * MAX_UV) + (x <= -MAX_UV).to(x.dtype) * (2 * MAX_UV)
+    return x - (x > UV_WRAP).to(x.dtype) * (2 * UV_WRAP) + (x <= -UV_WRAP).to(x.dtype) * (2 * UV_WRAP)
 
 
 def effective_bias(bias_mant: torch.Tensor) -> torch.Tensor:
     """``bias_mant << bias_exp`` with netx's bias_exp = 6 (int16 mantissa, int32 result)."""
-    return wrap_int32(bias_mant << BIAS_EXP)
+    return wrap_int32(bias_mant << STATE_SHIFT)
 
 
 def lif_step(u: torch.Tensor, v: torch.Tensor, a_in: torch.Tensor, bias_eff: torch.Tensor | int,
@@ -90,7 +153,7 @@ def lif_step(u: torch.Tensor, v: torch.Tensor, a_in: torch.Tensor, bias_eff: tor
     ``|u * (4096 - iDecay) / 4096 + a << 6| < 2^23`` is guaranteed (e.g. iDecay = 4096 and
     |a| < 2^17). Inputs are not modified.
     """
-    x = a_in << ACT_SHIFT
+    x = a_in << STATE_SHIFT
     if wrap:
         x = wrap_int32(x)
     if DECAY_UNITY - i_decay != 0:
@@ -103,18 +166,10 @@ def lif_step(u: torch.Tensor, v: torch.Tensor, a_in: torch.Tensor, bias_eff: tor
         v_sum = v_sum + decay(v, DECAY_UNITY - v_decay)
     if wrap:
         v_sum = wrap_int32(v_sum)
-    v_new = torch.clamp(v_sum, -V_LIMIT, V_LIMIT)
-    s = v_new > (int(vth) << VTH_SHIFT)
+    v_new = torch.clamp(v_sum, -UV_MAX, UV_MAX)
+    s = v_new > (int(vth) << STATE_SHIFT)
     v_new.masked_fill_(s, 0)
     return u_new, v_new, s
-
-
-def reset_due(step: int, layer_index: int, reset_interval: int | None, reset_offset: int = 0) -> bool:
-    """netx ``LIFReset`` phase: layer k resets at step t (1-based) iff t % R == (offset+1+k) % R."""
-    if reset_interval is None:
-        return False
-    r = int(reset_interval)
-    return step % r == (reset_offset + 1 + layer_index) % r
 
 
 class LifKernel:
@@ -131,7 +186,7 @@ class LifKernel:
         self.u, self.v, self.x, self.y, self.z = z(), z(), z(), z(), z()
         self.s = torch.zeros(shape, dtype=torch.bool, device=device)
         self.bias = bias_eff
-        self.vth_eff = int(vth) << VTH_SHIFT
+        self.vth_eff = int(vth) << STATE_SHIFT
         self.fu, self.fv = DECAY_UNITY - int(i_decay), DECAY_UNITY - int(v_decay)
         self.i_decay, self.v_decay, self.vth = int(i_decay), int(v_decay), int(vth)
 
@@ -157,7 +212,7 @@ class LifKernel:
             return self.s
         x, y = self.x, self.y
         x.copy_(a_in)
-        x.bitwise_left_shift_(ACT_SHIFT)
+        x.bitwise_left_shift_(STATE_SHIFT)
         if self.fu == DECAY_UNITY:
             x.add_(self.u)
         elif self.fu != 0:
@@ -175,7 +230,7 @@ class LifKernel:
         y.add_(self.u)
         if not isinstance(self.bias, int) or self.bias != 0:
             y.add_(self.bias)
-        y.clamp_(-V_LIMIT, V_LIMIT)
+        y.clamp_(-UV_MAX, UV_MAX)
         torch.gt(y, self.vth_eff, out=self.s)
         y.masked_fill_(self.s, 0)
         self.v, self.y = y, self.v
