@@ -40,7 +40,7 @@ from ckd_toolchain.atomic_io import save_numpy, write_json
 from ckd_toolchain.subsets import spread_subset
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.core_allocation import allocate, out_degree
-from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.simulators.loihi.float_layers import run_layers
 from ckd_toolchain.hardware.mapping_report import layer_entries, mapping_block
 from ckd_toolchain.hardware.netx_writer import write_netx
 from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork, map_graph

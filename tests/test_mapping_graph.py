@@ -11,7 +11,7 @@ import torch
 
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.core_allocation import allocate, out_degree, synapse_count
-from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.simulators.loihi.float_layers import run_layers
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
 from ckd_toolchain.simulators.nir_float import run_nir
 import mapping_graphs as mg
