@@ -2,10 +2,10 @@
 
 Targets:
 
-* ``loihi-sim``: map (:mod:`ckd_toolchain.hardware.nir_to_loihi`), write ``DIR/model.net``
-  (:mod:`ckd_toolchain.hardware.netx_writer`) and run it with ``simulators.loihi.run_netx`` (``sim="fast"``:
-  our bit-exact simulator; ``sim="lava"``: genuine Lava in its own env) for ``T + L`` steps with
-  ``reset_interval = T + L`` (timing scheme in :mod:`ckd_toolchain.hardware.netx_writer`). Logits are the read-out
+* ``loihi-sim``: map and write ``DIR/model.net`` (:func:`ckd_toolchain.hardware.netx_mapping.nir_to_netx`)
+  and run it with ``simulators.loihi.run_netx`` (``sim="fast"``: our bit-exact simulator;
+  ``sim="lava"``: genuine Lava in its own env) for ``T + L`` steps with ``reset_interval = T + L``
+  (:func:`ckd_toolchain.hardware.loihi_inference.run_loihi_batch`). Logits are the read-out
   layer's ``v`` in the window ``[L, L + T)`` divided by ``64·scale`` (its per-step float value);
   the class is the argmax of their sum over T, as for the float reference. The float reference
   accuracy of the same graph on the same samples is computed too (``reference_accuracy``), plus
@@ -24,12 +24,17 @@ it; the count of non-binary values is reported and a warning printed.
 Raw results follow the contract in ``hardware/report/build.py``; they go to
 ``hardware.report.write_deploy_report(out_dir, raw)`` (report.json/.md/plots) or, if that function
 is missing, straight to ``DIR/report.json``.
+
+Steps (:class:`DeployRun`): load and map the graph, load the samples, write the ``.net`` under a
+temporary name, simulate every batch (+ float reference and diagnostics), collect the raw
+results; the ``.net`` gets its final name and the outputs are written only after a whole run.
 """
 from __future__ import annotations
 
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -40,11 +45,11 @@ from ckd_toolchain.atomic_io import save_numpy, write_json
 from ckd_toolchain.subsets import spread_subset
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.core_allocation import allocate, out_degree
-from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.hardware.loihi_inference import run_loihi_batch
 from ckd_toolchain.hardware.mapping_report import layer_entries, mapping_block
-from ckd_toolchain.hardware.netx_writer import write_netx
+from ckd_toolchain.hardware.netx_mapping import nir_to_netx
 from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork, map_graph
-from ckd_toolchain.loihi2.constants import STATE_SHIFT
+from ckd_toolchain.simulators.loihi.float_layers import run_layers
 
 TARGETS = ("loihi-sim", "cpu", "gpu")
 
@@ -104,34 +109,6 @@ def load_input_array(path: str | os.PathLike, input_shape) -> np.ndarray:
     return x
 
 
-def _lava_to_chw(a: np.ndarray) -> np.ndarray:
-    """Lava (B, x, y, f) → (B, f, y, x); 1-D layers unchanged."""
-    return a if a.ndim == 2 else np.transpose(a, (0, 3, 2, 1))
-
-
-def _run_loihi_batch(net_path: str, net: MappedNetwork, x: np.ndarray, sim: str, timeout: float | None):
-    from ckd_toolchain.simulators.loihi import run_netx
-    from ckd_toolchain.simulators.loihi.api import torch_order_to_lava
-
-    B, T = x.shape[:2]
-    L = len(net.layers)
-    steps = T + L
-    xs = np.zeros((B, steps, *x.shape[2:]), dtype=np.int8)
-    xs[:, :T] = (x > 0)
-    spikes_in = torch_order_to_lava(xs) if xs.ndim == 5 else np.moveaxis(xs, 1, -1)
-    kw = {"timeout": timeout} if sim == "lava" and timeout else {}
-    res = run_netx(net_path, steps, input_spikes=spikes_in, reset_interval=steps,
-                   record=("s", "v"), sim=sim, **kw)
-    last = net.layers[-1]
-    if last.spiking:
-        out = res[-1]["s"][..., L:L + T].astype(np.float64)
-    else:
-        out = res[-1]["v"][..., L:L + T].astype(np.float64) / ((1 << STATE_SHIFT) * last.quant.scale)
-    out = out.reshape(B, -1, T).transpose(0, 2, 1)            # [B, T, classes]
-    counts = [_lava_to_chw(r["s"].sum(axis=-1)).astype(np.float64) for r in res]   # [B, *shape]
-    return out, counts
-
-
 class _Stats:
     """Per-neuron spike counts summed over samples (input + every layer) → report numbers."""
 
@@ -174,152 +151,256 @@ def _float_counts(graph, net: MappedNetwork, x: torch.Tensor, device, dt) -> tup
     return y.double().cpu().numpy(), counts
 
 
+def _check_options(target: str, data: str | None, input_npy: str | None) -> None:
+    if target not in TARGETS:
+        raise InputError(None, f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
+    if (data is None) == (input_npy is None):
+        raise InputError(None, "give exactly one of --data NAME and --input X.npy")
+
+
+def _map_for_target(graph, target: str, pool_mode: str, dt, where) -> tuple[MappedNetwork, str]:
+    """The mapped network and its pool mode. Float targets have no pool neurons: their layers are
+    listed folded when the graph allows it (spike counts then come from the real neuron nodes)."""
+    if target != "loihi-sim" and pool_mode in ("conv", "thermometer"):
+        try:
+            return map_graph(graph, pool_mode="fold", dt=dt, where=where), "fold"
+        except InputError:
+            pass
+    return map_graph(graph, pool_mode=pool_mode, dt=dt, where=where), pool_mode
+
+
+@dataclass
+class Samples:
+    """The samples a deployment runs: batches of ``(x[B, T, ...] float32, labels or None)``."""
+
+    batches: Iterator[tuple[np.ndarray, np.ndarray | None]]
+    num: int                    # samples in all batches
+    T: int
+    nonbin: int = 0             # input values other than 0/1 (--input only)
+    classes: list[str] = field(default_factory=list)
+
+
+def _samples_from_array(input_npy, net: MappedNetwork, batch_size: int, target: str, log) -> Samples:
+    x_all = load_input_array(input_npy, net.input_shape)
+    nonbin = int(np.count_nonzero((x_all != 0) & (x_all != 1)))
+    if nonbin and target == "loihi-sim":
+        log(f"ckd-deploy: warning: {nonbin} input values are not 0/1; Loihi's input neurons turn every "
+            "value > 0 into one spike (graded input cannot be injected per step)")
+    return Samples(_batches_from_array(x_all, batch_size), x_all.shape[0], int(x_all.shape[1]), nonbin)
+
+
+def _samples_from_dataset(data: str, data_root, meta: dict, net: MappedNetwork, batch_size: int, limit,
+                          where, log) -> Samples:
+    from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
+    if "T" not in meta or len(net.input_shape) != 3:
+        raise InputError(where, "--data needs a ckd graph (metadata T and input_shape (C, H, W)); use --input")
+    T = int(meta["T"])
+    cfg = DataConfig(name=data, root=data_root, T=T, size=int(net.input_shape[1]),
+                     frame_encoding=str(meta.get("frame_encoding") or "binary"))
+    paired = build_datasets(cfg, log=log)
+    ds = paired.dvs_test
+    return Samples(_batches_from_dataset(ds, batch_size, limit), len(spread_subset(len(ds), limit)), T,
+                   classes=list(paired.classes))
+
+
+@dataclass
+class _Tally:
+    """What the batches of a run add up to."""
+
+    stats: _Stats
+    correct: dict[str, int] = field(default_factory=lambda: {
+        "deployed": 0, "reference": 0, "mapped_float": 0, "quantized_float": 0, "no_reset": 0})
+    outputs: list[np.ndarray] = field(default_factory=list)
+    labelled: bool = False
+    seen: int = 0
+    wall_s: float = 0.0
+
+
+def _hits(logits: np.ndarray, labels: np.ndarray) -> int:
+    """Correct classifications: the argmax of the logits summed over T."""
+    return int((logits.sum(1).argmax(1) == labels).sum())
+
+
+@dataclass
+class DeployRun:
+    """One ``ckd-deploy`` of a NIR graph: its inputs, the mapped network and the run's tallies."""
+
+    nir_path: str | os.PathLike
+    out: Path
+    target: str
+    sim: str
+    dt: float | None
+    graph: object
+    meta: dict
+    net: MappedNetwork
+    map_mode: str
+    alloc: dict
+    entries: list[dict]
+    diagnostics: bool = True
+    lava_timeout: float | None = None
+    log: Callable[[str], None] = print
+    samples: Samples | None = None
+    net_path: str | None = None     # DIR/model.net (loihi-sim)
+    tmp_net: str | None = None      # where it is written and run from until the run succeeded
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.target == "gpu" else "cpu"
+
+    @classmethod
+    def prepare(cls, nir_path, out_dir, target: str, pool_mode: str, dt, **options) -> "DeployRun":
+        """Load the graph and its metadata (``dt`` from it unless given), map it, allocate cores."""
+        from ckd_toolchain.nir_graph import load_graph
+
+        graph = load_graph(nir_path)
+        meta = _meta(graph)
+        if dt is None and meta.get("dt") is not None:
+            dt = float(meta["dt"])
+        net, map_mode = _map_for_target(graph, target, pool_mode, dt, nir_path)
+        alloc = allocate(net.layers)
+        return cls(nir_path=nir_path, out=Path(out_dir), target=target, dt=dt, graph=graph, meta=meta, net=net,
+                   map_mode=map_mode, alloc=alloc, entries=layer_entries(net, alloc), **options)
+
+    def load_samples(self, data, input_npy, batch_size: int, limit, data_root) -> None:
+        if input_npy is not None:
+            s = _samples_from_array(input_npy, self.net, batch_size, self.target, self.log)
+        else:
+            s = _samples_from_dataset(data, data_root, self.meta, self.net, batch_size, limit, self.nir_path, self.log)
+        s.classes = list(self.meta.get("classes") or []) or s.classes
+        if s.num < 1:
+            raise InputError(input_npy or data, "no samples to run")
+        if self.target == "gpu" and not torch.cuda.is_available():
+            raise InputError(None, "--target gpu: no CUDA device is available (use --target cpu)")
+        self.samples = s
+
+    def write_net(self) -> None:
+        """loihi-sim: map and write the ``.net`` to a temporary name (renamed after a whole run);
+        the network run is the one written."""
+        if self.target != "loihi-sim":
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.net_path = os.fspath(self.out / "model.net")
+        self.tmp_net = os.fspath(self.out / f".model.net.{os.getpid()}.partial")
+        self.net = nir_to_netx(self.graph, self.tmp_net, pool_mode=self.map_mode, dt=self.dt,
+                               num_steps=self.samples.T + len(self.net.layers), where=self.nir_path)
+
+    def simulate(self) -> _Tally:
+        """Run every batch; count spikes and, with labels, correct classifications."""
+        T = self.samples.T
+        tally = _Tally(_Stats(self.net))
+        for xb, yb in self.samples.batches:
+            if xb.shape[1] != T:
+                raise InputError(None, f"samples have {xb.shape[1]} time steps, expected {T}")
+            t0 = time.perf_counter()
+            logits, in_counts, layer_counts = self._run_batch(xb)
+            tally.wall_s += time.perf_counter() - t0
+            tally.stats.add(in_counts, layer_counts)
+            tally.outputs.append(logits.astype(np.float32))
+            tally.seen += xb.shape[0]
+            if yb is not None:
+                tally.labelled = True
+                tally.correct["deployed"] += _hits(logits, yb)
+                if self.target == "loihi-sim":
+                    self._reference_hits(xb, yb, tally.correct)
+            self.log(f"ckd-deploy: {tally.seen}/{self.samples.num} samples")
+        return tally
+
+    def _run_batch(self, xb: np.ndarray):
+        """``(logits[B, T, classes], input counts, per-layer counts)`` of one batch on the target."""
+        if self.target == "loihi-sim":
+            logits, counts = run_loihi_batch(self.tmp_net, self.net, xb, self.sim, self.lava_timeout)
+            return logits, counts[0], counts[1:]
+        logits, layer_counts = _float_counts(self.graph, self.net, torch.as_tensor(xb), self.device, self.dt)
+        return logits.reshape(xb.shape[0], self.samples.T, -1), xb.sum(1).astype(np.float64), layer_counts
+
+    def _reference_hits(self, xb: np.ndarray, yb: np.ndarray, correct: dict[str, int]) -> None:
+        """The float reference of the graph and, with diagnostics, the mapped layers in float."""
+        from ckd_toolchain.simulators.nir_float import run_nir
+        ref = run_nir(self.graph, torch.as_tensor(xb), dt=self.dt).double().numpy().reshape(xb.shape[0], self.samples.T, -1)
+        correct["reference"] += _hits(ref, yb)
+        if self.diagnostics:
+            mf, _ = run_layers(self.net, xb)
+            qf, _ = run_layers(self.net, xb, quantized=True)
+            correct["mapped_float"] += _hits(mf, yb)
+            correct["quantized_float"] += _hits(qf, yb)
+            nr, _ = run_layers(self.net, xb, quantized=True, delayed=True)
+            correct["no_reset"] += _hits(nr, yb)
+
+    def raw_results(self, tally: _Tally) -> dict:
+        """The raw results (contract of ``hardware/report/build.py``) plus ``_outputs``."""
+        T, seen, labelled, on_loihi = self.samples.T, tally.seen, tally.labelled, self.target == "loihi-sim"
+        in_per_inf = tally.stats.fill(self.entries)
+        return {
+            "source": {"nir": os.fspath(self.nir_path), "net": self.net_path, "arch": self.meta.get("arch"),
+                       "weights": str(self.meta.get("weights") or "float"),
+                       "method": _method_name(self.meta.get("method")), "classes": self.samples.classes, "T": T,
+                       "input_shape": list(self.net.input_shape), "frame_encoding": self.meta.get("frame_encoding")},
+            "target": self.target, "sim": self.sim if on_loihi else None,
+            "device": _device_name(self.target, self.sim, self.device), "num_samples": int(seen),
+            "steps_per_sample": int(T + len(self.net.layers)) if on_loihi else int(T),
+            "accuracy": tally.correct["deployed"] / seen if labelled else None,
+            "reference_accuracy": tally.correct["reference"] / seen if labelled and on_loihi else None,
+            "wall_time_s": float(tally.wall_s),
+            "input_spikes_per_inference": in_per_inf, "layers": self.entries, "mapping": self._mapping(tally),
+            "input_is_spikes": self.samples.nonbin == 0,
+            "_outputs": np.concatenate(tally.outputs, axis=0),
+        }
+
+    def _mapping(self, tally: _Tally) -> dict:
+        mapping = mapping_block(self.net, self.alloc)
+        mapping["non_binary_input_values"] = self.samples.nonbin
+        if self.target != "loihi-sim":
+            mapping["float_target_layers"] = (f"layers listed as mapped with pool mode {self.map_mode!r} "
+                                              "(spike counts from the float reference's neuron nodes)")
+        if tally.labelled and self.target == "loihi-sim" and self.diagnostics:
+            c, seen = tally.correct, tally.seen
+            mapping["diagnostics"] = {
+                "mapped_float_accuracy": c["mapped_float"] / seen,
+                "quantized_float_accuracy": c["quantized_float"] / seen,
+                "quantized_no_reset_accuracy": c["no_reset"] / seen,
+                "explain": DIAGNOSTICS_EXPLAINED}
+        return mapping
+
+    def discard_net(self) -> None:
+        if self.tmp_net and os.path.exists(self.tmp_net):
+            os.unlink(self.tmp_net)
+
+    def write_outputs(self, raw: dict) -> None:
+        """Give the ``.net`` its final name; ``outputs.npy`` (unlabelled inputs) and the report."""
+        outputs = raw.pop("_outputs")
+        if self.tmp_net:
+            os.replace(self.tmp_net, self.net_path)
+        if raw["accuracy"] is None:
+            save_numpy(self.out / "outputs.npy", outputs)
+        write_report(self.out, raw)
+
+
+DIAGNOSTICS_EXPLAINED = (
+    "reference = float NIR graph; mapped_float = mapped layers in float "
+    "(pool-as-conv binarisation only; none with pool mode thermometer or fold); quantized_float = + integer weights/thresholds "
+    "and 12-bit decays; deployed = + 24-bit fixed-point state, truncating decays; quantized_no_reset = quantized_float "
+    "with Loihi's per-layer delay but WITHOUT the aligned resets (biases act before the "
+    "input arrives): the timing error the reset scheme removes")
+
+
 def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str = "loihi-sim",
            data: str | None = None, input_npy: str | None = None, sim: str = "fast",
            pool_mode: str = "thermometer", batch_size: int = 16, limit: int | None = None,
            dt: float | None = None, data_root: str | None = None, diagnostics: bool = True,
            lava_timeout: float | None = None, log: Callable[[str], None] | None = None) -> dict:
     """Run the whole deploy stage; returns the raw results dict (also written to DIR)."""
-    from ckd_toolchain.nir_graph import load_graph
-
     log = log or (lambda m: print(m, file=sys.stderr))
-    if target not in TARGETS:
-        raise InputError(None, f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
-    if (data is None) == (input_npy is None):
-        raise InputError(None, "give exactly one of --data NAME and --input X.npy")
-    out = Path(out_dir)
-    graph = load_graph(nir_path)
-    meta = _meta(graph)
-    if dt is None and meta.get("dt") is not None:
-        dt = float(meta["dt"])
-    map_mode = pool_mode
-    if target != "loihi-sim" and pool_mode in ("conv", "thermometer"):
-        try:    # float targets: no pool neurons exist there; count spikes of the real neuron nodes
-            map_graph(graph, pool_mode="fold", dt=dt, where=nir_path)
-            map_mode = "fold"
-        except InputError:
-            pass
-    net = map_graph(graph, pool_mode=map_mode, dt=dt, where=nir_path)
-    alloc = allocate(net.layers)
-    entries = layer_entries(net, alloc)
-    classes = list(meta.get("classes") or [])
-    if input_npy is not None:
-        x_all = load_input_array(input_npy, net.input_shape)
-        T = int(x_all.shape[1])
-        batches = _batches_from_array(x_all, batch_size)
-        num = x_all.shape[0]
-        nonbin = int(np.count_nonzero((x_all != 0) & (x_all != 1)))
-        if nonbin and target == "loihi-sim":
-            log(f"ckd-deploy: warning: {nonbin} input values are not 0/1; Loihi's input neurons turn every "
-                "value > 0 into one spike (graded input cannot be injected per step)")
-    else:
-        from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
-        if "T" not in meta or len(net.input_shape) != 3:
-            raise InputError(nir_path, "--data needs a ckd graph (metadata T and input_shape (C, H, W)); use --input")
-        T = int(meta["T"])
-        cfg = DataConfig(name=data, root=data_root, T=T, size=int(net.input_shape[1]),
-                         frame_encoding=str(meta.get("frame_encoding") or "binary"))
-        paired = build_datasets(cfg, log=log)
-        classes = classes or list(paired.classes)
-        ds = paired.dvs_test
-        num = len(spread_subset(len(ds), limit))
-        batches = _batches_from_dataset(ds, batch_size, limit)
-        nonbin = 0
-    if num < 1:
-        raise InputError(input_npy or data, "no samples to run")
-    if target == "gpu" and not torch.cuda.is_available():
-        raise InputError(None, "--target gpu: no CUDA device is available (use --target cpu)")
-    net_path = tmp_net = None
-    if target == "loihi-sim":   # run from a temp name; renamed to model.net only after success
-        out.mkdir(parents=True, exist_ok=True)
-        net_path = os.fspath(out / "model.net")
-        tmp_net = os.fspath(out / f".model.net.{os.getpid()}.partial")
-        write_netx(net, tmp_net, num_steps=T + len(net.layers), source=os.fspath(nir_path))
+    _check_options(target, data, input_npy)
+    run = DeployRun.prepare(nir_path, out_dir, target, pool_mode, dt, sim=sim, diagnostics=diagnostics,
+                        lava_timeout=lava_timeout, log=log)
+    run.load_samples(data, input_npy, batch_size, limit, data_root)
+    run.write_net()
     try:
-        raw = _run(graph, net, alloc, entries, meta, classes, batches, num, nonbin, T, target, sim, dt,
-                   tmp_net, net_path, nir_path, device_req=target, diagnostics=diagnostics,
-                   lava_timeout=lava_timeout, map_mode=map_mode, log=log)
+        raw = run.raw_results(run.simulate())
     except BaseException:
-        if tmp_net and os.path.exists(tmp_net):
-            os.unlink(tmp_net)
+        run.discard_net()
         raise
-    outputs = raw.pop("_outputs")
-    if tmp_net:
-        os.replace(tmp_net, net_path)
-    if raw["accuracy"] is None:
-        save_numpy(out / "outputs.npy", outputs)
-    write_report(out, raw)
-    return raw
-
-
-def _run(graph, net, alloc, entries, meta, classes, batches, num, nonbin, T, target, sim, dt,
-         run_path, net_path, nir_path, device_req, diagnostics, lava_timeout, map_mode, log) -> dict:
-    device = "cuda" if target == "gpu" else "cpu"
-    stats = _Stats(net)
-    correct = {"deployed": 0, "reference": 0, "mapped_float": 0, "quantized_float": 0, "no_reset": 0}
-    outputs, labelled, seen = [], False, 0
-    t_run = 0.0
-    for xb, yb in batches:
-        if xb.shape[1] != T:
-            raise InputError(None, f"samples have {xb.shape[1]} time steps, expected {T}")
-        t0 = time.perf_counter()
-        if target == "loihi-sim":
-            logits, counts = _run_loihi_batch(run_path, net, xb, sim, lava_timeout)
-            in_counts, layer_counts = counts[0], counts[1:]
-        else:
-            logits, layer_counts = _float_counts(graph, net, torch.as_tensor(xb), device, dt)
-            logits = logits.reshape(xb.shape[0], T, -1)
-            in_counts = xb.sum(1).astype(np.float64)
-        t_run += time.perf_counter() - t0
-        stats.add(in_counts, layer_counts)
-        outputs.append(logits.astype(np.float32))
-        seen += xb.shape[0]
-        if yb is not None:
-            labelled = True
-            correct["deployed"] += int((logits.sum(1).argmax(1) == yb).sum())
-            if target == "loihi-sim":
-                from ckd_toolchain.simulators.nir_float import run_nir
-                ref = run_nir(graph, torch.as_tensor(xb), dt=dt).double().numpy().reshape(xb.shape[0], T, -1)
-                correct["reference"] += int((ref.sum(1).argmax(1) == yb).sum())
-                if diagnostics:
-                    mf, _ = run_layers(net, xb)
-                    qf, _ = run_layers(net, xb, quantized=True)
-                    correct["mapped_float"] += int((mf.sum(1).argmax(1) == yb).sum())
-                    correct["quantized_float"] += int((qf.sum(1).argmax(1) == yb).sum())
-                    nr, _ = run_layers(net, xb, quantized=True, delayed=True)
-                    correct["no_reset"] += int((nr.sum(1).argmax(1) == yb).sum())
-        log(f"ckd-deploy: {seen}/{num} samples")
-    in_per_inf = stats.fill(entries)
-    mapping = mapping_block(net, alloc)
-    mapping["non_binary_input_values"] = nonbin
-    if target != "loihi-sim":
-        mapping["float_target_layers"] = (f"layers listed as mapped with pool mode {map_mode!r} "
-                                          "(spike counts from the float reference's neuron nodes)")
-    acc = correct["deployed"] / seen if labelled else None
-    ref_acc = correct["reference"] / seen if labelled and target == "loihi-sim" else None
-    if labelled and target == "loihi-sim" and diagnostics:
-        mapping["diagnostics"] = {
-            "mapped_float_accuracy": correct["mapped_float"] / seen,
-            "quantized_float_accuracy": correct["quantized_float"] / seen,
-            "quantized_no_reset_accuracy": correct["no_reset"] / seen,
-            "explain": ("reference = float NIR graph; mapped_float = mapped layers in float "
-                        "(pool-as-conv binarisation only; none with pool mode thermometer or fold); quantized_float = + integer weights/thresholds "
-                        "and 12-bit decays; deployed = + 24-bit fixed-point state, truncating decays; quantized_no_reset = quantized_float "
-                        "with Loihi's per-layer delay but WITHOUT the aligned resets (biases act before the "
-                        "input arrives): the timing error the reset scheme removes")}
-    raw = {
-        "source": {"nir": os.fspath(nir_path), "net": net_path, "arch": meta.get("arch"),
-                   "weights": str(meta.get("weights") or "float"),
-                   "method": _method_name(meta.get("method")), "classes": classes, "T": T,
-                   "input_shape": list(net.input_shape), "frame_encoding": meta.get("frame_encoding")},
-        "target": target, "sim": sim if target == "loihi-sim" else None,
-        "device": _device_name(target, sim, device), "num_samples": int(seen),
-        "steps_per_sample": int(T + len(net.layers)) if target == "loihi-sim" else int(T),
-        "accuracy": acc, "reference_accuracy": ref_acc, "wall_time_s": float(t_run),
-        "input_spikes_per_inference": in_per_inf, "layers": entries, "mapping": mapping,
-        "input_is_spikes": nonbin == 0,
-        "_outputs": np.concatenate(outputs, axis=0),
-    }
+    run.write_outputs(raw)
     return raw
 
 

@@ -18,7 +18,8 @@ with step ``dt``, exactly as Norse does it (``norse/torch/functional/lif_box.py`
 * ``CubaLIF`` / ``CubaLI``: synaptic current first, ``I ← I + dt/tau_syn (-I + w_in S)``, then the
   membrane with the *updated* ``I`` as ``LIF``/``LI`` (the order Norse's ``CubaLIF`` wrapper uses).
 
-The Euler step is evaluated in the algebraically identical form ``v ← a v + b I + c`` with
+The Euler step (:func:`ckd_toolchain.simulators.neuron_float.leaky_integrate`, spikes and reset
+:func:`~ckd_toolchain.simulators.neuron_float.fire`) is evaluated in the algebraically identical form ``v ← a v + b I + c`` with
 ``a = 1 - dt/tau``, ``b = dt r / tau``, ``c = dt v_leak / tau`` (coefficients computed in float64,
 then cast to the run dtype). For the exported students (``dt = 1``, ``tau = 1/(1-beta)``,
 ``r = tau``, ``v_leak = 0``) this gives ``a = beta``, ``b = 1``, ``c = 0``, i.e. ``v ← beta v + I``
@@ -39,6 +40,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ckd_toolchain.simulators.neuron_float import fire, leaky_integrate
 
 
 def _t(a: Any, dtype: torch.dtype) -> torch.Tensor:
@@ -201,9 +204,9 @@ class MembraneNode(SeqNode):
         if not self.spiking:
             out.append(v)
             return v
-        z = v > self.v_th
+        z, v_after = fire(v, self.v_th, self.v_reset.expand_as(v))
         out.append(z.to(v.dtype))
-        return torch.where(z, self.v_reset.expand_as(v), v)
+        return v_after
 
 
 class LeakyNeuronNode(MembraneNode):
@@ -218,7 +221,7 @@ class LeakyNeuronNode(MembraneNode):
         v = torch.zeros_like(x[0])
         out = []
         for t in range(x.shape[0]):
-            v = self.a * v + self.b * x[t] + self.c
+            v = leaky_integrate(v, self.a, self.b * x[t], self.c)
             v = self._emit(v, out)
         return torch.stack(out)
 
@@ -235,7 +238,7 @@ class IntegratorNode(MembraneNode):
         v = torch.zeros_like(x[0])
         out = []
         for t in range(x.shape[0]):
-            v = v + self.b * x[t]
+            v = leaky_integrate(v, None, self.b * x[t])
             v = self._emit(v, out)
         return torch.stack(out)
 
@@ -256,8 +259,8 @@ class CubaNode(MembraneNode):
         v = torch.zeros_like(x[0])
         out = []
         for t in range(x.shape[0]):
-            i = self.syn_a * i + self.syn_b * x[t]
-            v = self.a * v + self.b * i + self.c
+            i = leaky_integrate(i, self.syn_a, self.syn_b * x[t])
+            v = leaky_integrate(v, self.a, self.b * i, self.c)
             v = self._emit(v, out)
         return torch.stack(out)
 

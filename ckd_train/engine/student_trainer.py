@@ -16,12 +16,11 @@ returns the baked (grid-valued) student the exporter writes.
 from __future__ import annotations
 
 import copy
-import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from ckd_toolchain.ckd_train.checkpoint import load_teacher, read_checkpoint
@@ -72,197 +71,344 @@ def _bn_restore(model, snap):
 
 def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: str | Path | None = None,
                   resume: bool = False, log: Callable[[str], None] = print) -> dict:
-    cfg = validate(copy.deepcopy(cfg))
-    tr, meth = cfg["train"], cfg["method"]
-    stop_after = tr.pop("_stop_after_epoch", None)
-    out = Path(out_dir)
+    """Train a student into ``out_dir`` (see the module docstring); returns the summary dict."""
+    run = StudentRun.setup(cfg, out_dir, data=data, teacher_path=teacher_path, log=log)
+    if resume and run.last_path.is_file():
+        run.resume_from(run.last_path)
+    if run.start_epoch >= run.epochs and (run.out / "summary.json").is_file():
+        import json
+
+        log(f"ckd-train: {run.out} already finished ({run.epochs} epochs); keeping its summary")
+        return json.loads((run.out / "summary.json").read_text())
+    model = run.parallel_model()
+    t_run = time.time()
+    for epoch in range(run.start_epoch, run.epochs):
+        run.run_epoch(model, epoch)
+    summary = run.summary(t_run)
+    if run.rank == 0:
+        write_summary(run.out / "summary.json", summary)
+    ddp.shutdown_distributed()
+    return summary
+
+
+def _runtime(tr: dict) -> tuple[torch.device, int, int]:
+    """Pick the device, set threads and the CPU heap policy, join the DDP group: ``(device, rank, world)``."""
     device = pick_device(tr.get("device", "auto"))
     if tr.get("threads"):
         torch.set_num_threads(int(tr["threads"]))
     if device.type == "cpu":
         keep_freed_heap()  # reuse freed T*B activations instead of re-faulting mmap pages (glibc_heap)
     rank, world = ddp.init_distributed(device)
-    seed = int(tr["seed"])
-    G = int(tr["batch_size"])
-    micro = int(tr.get("micro_batches", 1))
-    if G % (world * micro):
-        raise InputError(None, f"train.batch_size {G} must be divisible by world size {world} x micro_batches {micro}")
-    torch.manual_seed(seed)
-    data = data if data is not None else load_data(cfg)
-    num_classes = len(data.classes)
-    cfg["student"] = resolve_student_cfg(cfg, num_classes)
-    T = cfg["student"]["T"]
-    method = meth["name"]
+    return device, rank, world
 
-    student = build_student(cfg["student"]).to(device)
-    objective = StudentObjective(student, meth, T).to(device)
-    autocast = autocast_factory(device, bool(tr.get("amp", True)))
 
-    # frozen teacher logits on every RGB training image (eval mode: deterministic, computed once)
-    t_logits = None
-    if method == "ckd":
-        if teacher_path is None:
-            raise InputError(None, "--method ckd needs --teacher <teacher checkpoint>")
-        teacher, tck = load_teacher(teacher_path)
-        if list(tck.get("classes", [])) != list(data.classes):
-            raise InputError(teacher_path, "teacher classes differ from the dataset's classes")
-        t_logits = teacher_logits(teacher.to(device), data.rgb_train, device).to(device)
-        cfg["teacher"] = {**cfg["teacher"], **tck["config"]["teacher"], "checkpoint": str(teacher_path)}
-        del teacher
+def _frozen_teacher_logits(cfg: dict, teacher_path, data, device: torch.device) -> torch.Tensor:
+    """Logits of the frozen teacher on every RGB training image (eval mode: deterministic, computed
+    once); records the teacher's config in ``cfg["teacher"]``."""
+    if teacher_path is None:
+        raise InputError(None, "--method ckd needs --teacher <teacher checkpoint>")
+    teacher, tck = load_teacher(teacher_path)
+    if list(tck.get("classes", [])) != list(data.classes):
+        raise InputError(teacher_path, "teacher classes differ from the dataset's classes")
+    t_logits = teacher_logits(teacher.to(device), data.rgb_train, device).to(device)
+    cfg["teacher"] = {**cfg["teacher"], **tck["config"]["teacher"], "checkpoint": str(teacher_path)}
+    return t_logits
 
-    lr = learning_rate(tr, G)
-    optimizer = torch.optim.AdamW(objective.parameters(), lr=lr, weight_decay=float(tr["weight_decay"]))
-    dvs_labels = list(data.dvs_train.labels)
-    n_batches = -(-len(dvs_labels) // G)
-    epochs = int(tr["epochs"])
-    total_steps = epochs * n_batches
-    warm = int(tr["warmup_epochs"]) * n_batches
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_warmup_factor(s, total_steps, warm))
 
-    fp_start = epochs - int(tr.get("fixed_point_epochs", 0) or 0)
-    start_epoch, history, best_val, best_epoch = 0, [], -1.0, -1
-    last_path, best_path = out / "last.pt", out / "best.pt"
-    if resume and last_path.is_file():
-        ck = read_checkpoint(last_path, "student")
+def _config_differs(saved: dict, cfg: dict) -> bool:
+    """Whether a checkpoint's config trains another run than ``cfg`` (method, student or data)."""
+    def differs(sec):  # keys only one side has are defaults added by a newer version
+        a, b = saved.get(sec, {}), cfg.get(sec, {})
+        return any(a[k] != b[k] for k in set(a) & set(b))
+
+    return any(differs(sec) for sec in ("method", "student", "data"))
+
+
+@dataclass
+class _EpochTotals:
+    """Running sums of one epoch's training batches (this rank)."""
+
+    sums: dict[str, float] = field(default_factory=dict)
+    correct: int = 0
+    seen: int = 0
+    replace_p: float = 0.0   # the replacement probability of the last batch
+
+
+@dataclass
+class StudentRun:
+    """One student training run: its configuration, data, model, optimiser and progress."""
+
+    cfg: dict
+    out: Path
+    log: Callable[[str], None]
+    stop_after: int | None
+    device: torch.device
+    rank: int
+    world: int
+    data: object
+    student: torch.nn.Module
+    objective: StudentObjective
+    autocast: Callable
+    t_logits: torch.Tensor | None
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    lr: float
+    dvs_labels: list
+    n_batches: int
+    start_epoch: int = 0
+    history: list = field(default_factory=list)
+    best_val: float = -1.0
+    best_epoch: int = -1
+    samples: int = 0
+
+    # -- configuration views
+    @property
+    def tr(self) -> dict:
+        return self.cfg["train"]
+
+    @property
+    def meth(self) -> dict:
+        return self.cfg["method"]
+
+    @property
+    def method(self) -> str:
+        return self.meth["name"]
+
+    @property
+    def seed(self) -> int:
+        return int(self.tr["seed"])
+
+    @property
+    def global_batch(self) -> int:
+        return int(self.tr["batch_size"])
+
+    @property
+    def micro(self) -> int:
+        return int(self.tr.get("micro_batches", 1))
+
+    @property
+    def epochs(self) -> int:
+        return int(self.tr["epochs"])
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.n_batches
+
+    @property
+    def fp_start(self) -> int:
+        """First fixed-point-aware epoch (0-based); ``epochs`` when there is none."""
+        return self.epochs - int(self.tr.get("fixed_point_epochs", 0) or 0)
+
+    @property
+    def last_path(self) -> Path:
+        return self.out / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.out / "best.pt"
+
+    # -- setup
+    @classmethod
+    def setup(cls, cfg: dict, out_dir, *, data=None, teacher_path=None,
+              log: Callable[[str], None] = print) -> "StudentRun":
+        """Validate ``cfg``, then data, student, objective, frozen teacher logits, optimiser and
+        schedule, in this order (the torch RNG is consumed as an uninterrupted run does)."""
+        cfg = validate(copy.deepcopy(cfg))
+        tr = cfg["train"]
+        stop_after = tr.pop("_stop_after_epoch", None)
+        device, rank, world = _runtime(tr)
+        G, micro = int(tr["batch_size"]), int(tr.get("micro_batches", 1))
+        if G % (world * micro):
+            raise InputError(None, f"train.batch_size {G} must be divisible by world size {world} x micro_batches {micro}")
+        torch.manual_seed(int(tr["seed"]))
+        data = data if data is not None else load_data(cfg)
+        cfg["student"] = resolve_student_cfg(cfg, len(data.classes))
+        student = build_student(cfg["student"]).to(device)
+        objective = StudentObjective(student, cfg["method"], cfg["student"]["T"]).to(device)
+        autocast = autocast_factory(device, bool(tr.get("amp", True)))
+        t_logits = (_frozen_teacher_logits(cfg, teacher_path, data, device)
+                    if cfg["method"]["name"] == "ckd" else None)
+        lr = learning_rate(tr, G)
+        optimizer = torch.optim.AdamW(objective.parameters(), lr=lr, weight_decay=float(tr["weight_decay"]))
+        dvs_labels = list(data.dvs_train.labels)
+        n_batches = -(-len(dvs_labels) // G)
+        total_steps = int(tr["epochs"]) * n_batches
+        warm = int(tr["warmup_epochs"]) * n_batches
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_warmup_factor(s, total_steps, warm))
+        return cls(cfg=cfg, out=Path(out_dir), log=log, stop_after=stop_after, device=device, rank=rank,
+                   world=world, data=data, student=student, objective=objective, autocast=autocast,
+                   t_logits=t_logits, optimizer=optimizer, scheduler=scheduler, lr=lr, dvs_labels=dvs_labels,
+                   n_batches=n_batches)
+
+    def resume_from(self, path: Path) -> None:
+        """Continue from ``path`` (``last.pt``): weights, optimiser, schedule, RNG and history."""
+        ck = read_checkpoint(path, "student")
         saved = copy.deepcopy(ck["config"])
-        for c in (saved, cfg):
+        for c in (saved, self.cfg):  # the teacher's path may differ (the run's config forgets it too)
             c.get("teacher", {}).pop("checkpoint", None)
-        def differs(sec):  # keys only one side has are defaults added by a newer version
-            a, b = saved.get(sec, {}), cfg.get(sec, {})
-            return any(a[k] != b[k] for k in set(a) & set(b))
-
-        if any(differs(sec) for sec in ("method", "student", "data")):
-            raise InputError(last_path, "--resume: the checkpoint was written by a different configuration")
-        student.load_state_dict(ck["model"])
-        if objective.da is not None:
-            objective.da.load_state_dict(ck["domain_alignment"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
+        if _config_differs(saved, self.cfg):
+            raise InputError(path, "--resume: the checkpoint was written by a different configuration")
+        self.student.load_state_dict(ck["model"])
+        if self.objective.da is not None:
+            self.objective.da.load_state_dict(ck["domain_alignment"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scheduler.load_state_dict(ck["scheduler"])
         set_rng_state(ck["rng"])
-        start_epoch = ck["epoch"] + 1
-        history = list(ck["metrics"].get("history", []))
-        best_val, best_epoch = ck["metrics"].get("best_val_acc", -1.0), ck["metrics"].get("best_epoch", -1)
-        log(f"ckd-train: resuming {out} at epoch {start_epoch}")
+        self.start_epoch = ck["epoch"] + 1
+        self.history = list(ck["metrics"].get("history", []))
+        self.best_val, self.best_epoch = ck["metrics"].get("best_val_acc", -1.0), ck["metrics"].get("best_epoch", -1)
+        self.log(f"ckd-train: resuming {self.out} at epoch {self.start_epoch}")
 
-    if start_epoch >= epochs and (out / "summary.json").is_file():
-        import json
+    def parallel_model(self) -> torch.nn.Module:
+        """The objective as trained: wrapped in DDP when world > 1, compiled on CUDA when asked."""
+        model = self.objective
+        if self.world > 1:
+            model = torch.nn.parallel.DistributedDataParallel(
+                self.objective, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                broadcast_buffers=False, find_unused_parameters=(self.method == "dvs-only"))
+        if self.tr.get("compile") and self.device.type == "cuda":
+            model = torch.compile(model)
+        return model
 
-        log(f"ckd-train: {out} already finished ({epochs} epochs); keeping its summary")
-        return json.loads((out / "summary.json").read_text())
-    model = objective
-    if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(
-            objective, device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False, find_unused_parameters=(method == "dvs-only"))
-    if tr.get("compile") and device.type == "cuda":
-        model = torch.compile(model)
-
-    pair = data.pair_rgb_for_label if method != "dvs-only" else None
-    show = bool(tr.get("progress", True)) and rank == 0
-    t_run = time.time()
-    samples = 0
-    for epoch in range(start_epoch, epochs):
-        seed_epoch(seed, epoch, rank)
-        plan = make_epoch_plan(seed, epoch, dvs_labels, G, pair)
-        gamma = kd_phase_weight(epoch, float(meth["e_th"]), float(meth["k"])) if method == "ckd" else 0.0
-        objective.train()
-        in_fp = epoch >= fp_start
-        student.fixed_point = in_fp
+    # -- one epoch
+    def run_epoch(self, model: torch.nn.Module, epoch: int) -> None:
+        """Train one epoch, evaluate, select, write checkpoints; raise :class:`Interrupted` when asked."""
+        seed_epoch(self.seed, epoch, self.rank)
+        pair = self.data.pair_rgb_for_label if self.method != "dvs-only" else None
+        plan = make_epoch_plan(self.seed, epoch, self.dvs_labels, self.global_batch, pair)
+        gamma = (kd_phase_weight(epoch, float(self.meth["e_th"]), float(self.meth["k"]))
+                 if self.method == "ckd" else 0.0)
+        self.objective.train()
+        in_fp = epoch >= self.fp_start
+        self.student.fixed_point = in_fp
         if in_fp:
-            freeze_batchnorm(student)
-        sums: dict[str, float] = {}
-        correct = seen = 0
+            freeze_batchnorm(self.student)
         t0 = time.time()
-        it = range(plan.n_batches)
-        if show:
-            from tqdm import tqdm
-            it = tqdm(it, desc=f"{method} epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True)
-        P = 0.0
-        for b in it:
-            P = replacement_probability(b, epoch, n_batches, total_steps) if meth.get("replacement", True) else 0.0
-            row_d, row_r, row_u = (shard(a[b], rank, world) for a in (plan.dvs_idx, plan.rgb_idx, plan.replace_u))
-            optimizer.zero_grad(set_to_none=True)
-            snap = _bn_snapshot(objective) if micro > 1 else None
-            acc_bufs = None
-            for k in range(micro):
-                idx_d, idx_r, u = (shard(a, k, micro) for a in (row_d, row_r, row_u))
-                x_d, y = _stack(data.dvs_train, idx_d)
-                x_d = x_d.transpose(0, 1).to(device, non_blocking=True)
-                y = y.to(device)
-                kw = {}
-                if method != "dvs-only":
-                    hsv, _ = _stack(data.rgb_train, idx_r)
-                    x_s = data.static_frames(hsv).to(device)
-                    mask = torch.from_numpy(u < P).to(device)
-                    if mask.any():
-                        x_s = torch.where(mask.view(1, -1, 1, 1, 1), x_d, x_s)
-                    kw["x_static"] = x_s
-                    if t_logits is not None:
-                        kw["teacher_logits"] = t_logits[torch.from_numpy(idx_r).to(device)]
-                        kw["kd_weight"] = gamma
-                if snap is not None:
-                    _bn_restore(objective, snap)
-                with autocast():
-                    loss, stats, logits_d = model(x_d, y, **kw)
-                (loss / micro).backward()
-                if snap is not None:
-                    cur = [b_.clone() for b_ in ddp.bn_buffers(objective)]
-                    acc_bufs = cur if acc_bufs is None else [a + c for a, c in zip(acc_bufs, cur)]
-                for key, v in stats.items():
-                    sums[key] = sums.get(key, 0.0) + float(v) / micro
-                correct += (logits_d.float().mean(0).argmax(1) == y).sum().item()
-                seen += y.numel()
-            if acc_bufs is not None:
-                for b_, a in zip(ddp.bn_buffers(objective), acc_bufs):
-                    b_.copy_(a / micro)
-                for bn in ddp.bn_modules(objective):  # one step = one BN update, as on each DDP rank
-                    bn.num_batches_tracked.sub_(micro - 1)
-            optimizer.step()
-            scheduler.step()
-            ddp.average_bn_buffers(objective)
-            samples += G
+        totals = self._train_batches(model, plan, epoch, gamma)
         train_time = time.time() - t0
-        val_acc = evaluate_student(student, data.dvs_val, device, int(tr["eval_batch_size"]), autocast)
-        # with fixed-point epochs only those compete for best.pt (the first of them always wins)
-        improved = val_acc > best_val or (epoch == fp_start and fp_start > 0)
-        # the DVS test split is only evaluated for the model that validation picks (and the last one)
-        test_acc = (evaluate_student(student, data.dvs_test, device, int(tr["eval_batch_size"]), autocast)
-                    if improved or epoch + 1 == epochs or tr.get("eval_test_every_epoch") else None)
-        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-               **{f"train_{k}": ddp.all_mean(v / plan.n_batches, device) for k, v in sums.items()},
-               "train_acc": ddp.all_mean(correct / max(1, seen), device), "val_acc": val_acc,
-               "test_acc": test_acc, "replace_p": P, "kd_gamma": gamma, "epoch_s": train_time}
-        history.append(row)
+        row, improved = self._validate(epoch, plan.n_batches, totals, gamma, train_time)
+        self.history.append(row)
         if improved:
-            best_val, best_epoch = val_acc, epoch + 1
-        if rank == 0:
-            metrics = {**row, "history": history, "best_val_acc": best_val, "best_epoch": best_epoch}
-            extra = {"domain_alignment": objective.da.state_dict() if objective.da is not None else None}
-            if in_fp:
-                extra["fixed_point"] = {"grid": GRID_NAME, "since_epoch": fp_start + 1}
-            ck = make_checkpoint("student", student.state_dict(), cfg, data.classes, epoch, optimizer,
-                                 scheduler, metrics, extra)
-            save_checkpoint(last_path, ck)
-            if improved:
-                save_checkpoint(best_path, ck)
-            write_metrics_csv(out / "metrics.csv", history)
-            log(f"[{method}] epoch {epoch + 1}/{epochs} loss {row.get('train_loss', float('nan')):.4f} "
-                f"train {row['train_acc']:.3f} val {val_acc:.3f}"
-                + (f" test {test_acc:.3f}" if test_acc is not None else "") + f" ({train_time:.1f}s)")
-        if stop_after is not None and epoch + 1 >= int(stop_after) and epoch + 1 < epochs:
+            self.best_val, self.best_epoch = row["val_acc"], epoch + 1
+        if self.rank == 0:
+            self._write_epoch(epoch, row, improved, in_fp)
+        if self.stop_after is not None and epoch + 1 >= int(self.stop_after) and epoch + 1 < self.epochs:
             raise Interrupted(f"stopped after epoch {epoch + 1} (train._stop_after_epoch)")
-    best_row = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})
-    summary = {"kind": "student", "method": method, "kd_loss": meth.get("kd_loss") if method == "ckd" else None,
-               "seed": seed, "arch": cfg["student"]["arch"], "width": cfg["student"]["width"], "T": T,
-               "epochs": epochs, "fixed_point_epochs": epochs - fp_start, "world_size": world, "global_batch": G, "lr": lr,
-               "best_epoch": best_epoch, "best_val_acc": best_val,
-               "test_acc_at_best_val": best_row.get("test_acc"),
-               "final_val_acc": history[-1]["val_acc"] if history else None,
-               "final_test_acc": history[-1]["test_acc"] if history else None,
-               "dvs_train_samples": len(dvs_labels), "wall_s": time.time() - t_run,
-               "train_samples_per_s": samples / max(1e-9, sum(r["epoch_s"] for r in history[-(epochs - start_epoch):]) if history else 1),
-               "device": str(device), "best": str(best_path), "last": str(last_path)}
-    if rank == 0:
-        write_summary(out / "summary.json", summary)
-    ddp.shutdown_distributed()
-    return summary
+
+    def _train_batches(self, model, plan, epoch: int, gamma: float) -> _EpochTotals:
+        totals = _EpochTotals()
+        it = range(plan.n_batches)
+        if bool(self.tr.get("progress", True)) and self.rank == 0:
+            from tqdm import tqdm
+            it = tqdm(it, desc=f"{self.method} epoch {epoch + 1}/{self.epochs}", leave=False, dynamic_ncols=True)
+        for b in it:
+            totals.replace_p = (replacement_probability(b, epoch, self.n_batches, self.total_steps)
+                                if self.meth.get("replacement", True) else 0.0)
+            self._optimizer_step(model, plan, b, gamma, totals)
+        return totals
+
+    def _optimizer_step(self, model, plan, b: int, gamma: float, totals: _EpochTotals) -> None:
+        """One global batch: ``micro_batches`` forward/backward passes, then one optimiser step
+        (with micro-batches the BN statistics are averaged into one update, as on DDP ranks)."""
+        micro, objective = self.micro, self.objective
+        row_d, row_r, row_u = (shard(a[b], self.rank, self.world) for a in (plan.dvs_idx, plan.rgb_idx, plan.replace_u))
+        self.optimizer.zero_grad(set_to_none=True)
+        snap = _bn_snapshot(objective) if micro > 1 else None
+        acc_bufs = None
+        for k in range(micro):
+            idx_d, idx_r, u = (shard(a, k, micro) for a in (row_d, row_r, row_u))
+            x_d, y, kw = self._micro_inputs(idx_d, idx_r, u, totals.replace_p, gamma)
+            if snap is not None:
+                _bn_restore(objective, snap)
+            with self.autocast():
+                loss, stats, logits_d = model(x_d, y, **kw)
+            (loss / micro).backward()
+            if snap is not None:
+                cur = [b_.clone() for b_ in ddp.bn_buffers(objective)]
+                acc_bufs = cur if acc_bufs is None else [a + c for a, c in zip(acc_bufs, cur)]
+            for key, v in stats.items():
+                totals.sums[key] = totals.sums.get(key, 0.0) + float(v) / micro
+            totals.correct += (logits_d.float().mean(0).argmax(1) == y).sum().item()
+            totals.seen += y.numel()
+        if acc_bufs is not None:
+            for b_, a in zip(ddp.bn_buffers(objective), acc_bufs):
+                b_.copy_(a / micro)
+            for bn in ddp.bn_modules(objective):  # one step = one BN update, as on each DDP rank
+                bn.num_batches_tracked.sub_(micro - 1)
+        self.optimizer.step()
+        self.scheduler.step()
+        ddp.average_bn_buffers(objective)
+        self.samples += self.global_batch
+
+    def _micro_inputs(self, idx_d, idx_r, u, replace_p: float, gamma: float):
+        """``(x_dvs[T, B, ...], labels, objective kwargs)`` of one micro-batch: the paired static
+        frames (each replaced by its DVS sample with probability ``replace_p``) and teacher logits."""
+        device, data = self.device, self.data
+        x_d, y = _stack(data.dvs_train, idx_d)
+        x_d = x_d.transpose(0, 1).to(device, non_blocking=True)
+        y = y.to(device)
+        kw = {}
+        if self.method != "dvs-only":
+            hsv, _ = _stack(data.rgb_train, idx_r)
+            x_s = data.static_frames(hsv).to(device)
+            mask = torch.from_numpy(u < replace_p).to(device)
+            if mask.any():
+                x_s = torch.where(mask.view(1, -1, 1, 1, 1), x_d, x_s)
+            kw["x_static"] = x_s
+            if self.t_logits is not None:
+                kw["teacher_logits"] = self.t_logits[torch.from_numpy(idx_r).to(device)]
+                kw["kd_weight"] = gamma
+        return x_d, y, kw
+
+    def _validate(self, epoch: int, n_plan_batches: int, totals: _EpochTotals, gamma: float,
+                  train_time: float) -> tuple[dict, bool]:
+        """The epoch's metrics row and whether it is the new best (validation accuracy)."""
+        device, tr = self.device, self.tr
+        val_acc = evaluate_student(self.student, self.data.dvs_val, device, int(tr["eval_batch_size"]), self.autocast)
+        # with fixed-point epochs only those compete for best.pt (the first of them always wins)
+        improved = val_acc > self.best_val or (epoch == self.fp_start and self.fp_start > 0)
+        # the DVS test split is only evaluated for the model that validation picks (and the last one)
+        test_acc = (evaluate_student(self.student, self.data.dvs_test, device, int(tr["eval_batch_size"]), self.autocast)
+                    if improved or epoch + 1 == self.epochs or tr.get("eval_test_every_epoch") else None)
+        row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"],
+               **{f"train_{k}": ddp.all_mean(v / n_plan_batches, device) for k, v in totals.sums.items()},
+               "train_acc": ddp.all_mean(totals.correct / max(1, totals.seen), device), "val_acc": val_acc,
+               "test_acc": test_acc, "replace_p": totals.replace_p, "kd_gamma": gamma, "epoch_s": train_time}
+        return row, improved
+
+    def _write_epoch(self, epoch: int, row: dict, improved: bool, in_fp: bool) -> None:
+        """``last.pt`` (and ``best.pt`` when improved), ``metrics.csv`` and the epoch's log line."""
+        metrics = {**row, "history": self.history, "best_val_acc": self.best_val, "best_epoch": self.best_epoch}
+        da = self.objective.da
+        extra = {"domain_alignment": da.state_dict() if da is not None else None}
+        if in_fp:
+            extra["fixed_point"] = {"grid": GRID_NAME, "since_epoch": self.fp_start + 1}
+        ck = make_checkpoint("student", self.student.state_dict(), self.cfg, self.data.classes, epoch,
+                             self.optimizer, self.scheduler, metrics, extra)
+        save_checkpoint(self.last_path, ck)
+        if improved:
+            save_checkpoint(self.best_path, ck)
+        write_metrics_csv(self.out / "metrics.csv", self.history)
+        test_acc = row["test_acc"]
+        self.log(f"[{self.method}] epoch {epoch + 1}/{self.epochs} loss {row.get('train_loss', float('nan')):.4f} "
+                 f"train {row['train_acc']:.3f} val {row['val_acc']:.3f}"
+                 + (f" test {test_acc:.3f}" if test_acc is not None else "") + f" ({row['epoch_s']:.1f}s)")
+
+    # -- end of the run
+    def summary(self, t_run: float) -> dict:
+        """``summary.json`` of the run (``t_run``: ``time.time()`` when the first epoch started)."""
+        history, epochs, cfg = self.history, self.epochs, self.cfg
+        best_row = next((r for r in history if r["epoch"] == self.best_epoch), history[-1] if history else {})
+        train_s = sum(r["epoch_s"] for r in history[-(epochs - self.start_epoch):])
+        return {"kind": "student", "method": self.method,
+                "kd_loss": self.meth.get("kd_loss") if self.method == "ckd" else None,
+                "seed": self.seed, "arch": cfg["student"]["arch"], "width": cfg["student"]["width"],
+                "T": cfg["student"]["T"], "epochs": epochs, "fixed_point_epochs": epochs - self.fp_start,
+                "world_size": self.world, "global_batch": self.global_batch, "lr": self.lr,
+                "best_epoch": self.best_epoch, "best_val_acc": self.best_val,
+                "test_acc_at_best_val": best_row.get("test_acc"),
+                "final_val_acc": history[-1]["val_acc"] if history else None,
+                "final_test_acc": history[-1]["test_acc"] if history else None,
+                "dvs_train_samples": len(self.dvs_labels), "wall_s": time.time() - t_run,
+                "train_samples_per_s": self.samples / max(1e-9, train_s) if history else 1,
+                "device": str(self.device), "best": str(self.best_path), "last": str(self.last_path)}

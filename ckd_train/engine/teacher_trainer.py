@@ -39,14 +39,7 @@ def train_teacher(cfg: dict, out_dir: str | Path, *, data=None, resume: bool = F
     if data is None:
         from ckd_toolchain.ckd_train.engine.student_trainer import load_data
         data = load_data(cfg)
-    nc = len(data.classes)
-    arch_cfg = {"arch": tc.get("arch", "resnet18"), "width": float(tc.get("width", 1.0)), "num_classes": nc}
-    if tc.get("weights"):
-        model = build_teacher({**arch_cfg, "num_classes": 1000})
-        model = load_torchvision_weights(model, tc["weights"], nc)
-    else:
-        model = build_teacher(arch_cfg)
-    model = model.to(device)
+    model, arch_cfg = _build_model(tc, len(data.classes), device)
     cfg["teacher"] = {**tc, **arch_cfg}
     B = int(tc.get("batch_size", 64))
     epochs = int(tc.get("epochs", 20))
@@ -59,36 +52,13 @@ def train_teacher(cfg: dict, out_dir: str | Path, *, data=None, resume: bool = F
     labels = torch.tensor([int(l) for l in data.rgb_train.labels])
     start, history, best_val, best_epoch = 0, [], -1.0, -1
     if resume and (out / "last.pt").is_file():
-        ck = read_checkpoint(out / "last.pt", "teacher")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        set_rng_state(ck["rng"])
-        start = ck["epoch"] + 1
-        history = ck["metrics"].get("history", [])
-        best_val, best_epoch = ck["metrics"].get("best_val_acc", -1.0), ck["metrics"].get("best_epoch", -1)
+        start, history, best_val, best_epoch = _resume(out / "last.pt", model, opt, sched)
     images = torch.stack([data.rgb_train[i][0] for i in range(n)])
     t_run = time.time()
     for epoch in range(start, epochs):
         seed_epoch(seed, epoch)
-        model.train()
-        perm = torch.randperm(n)
-        tot_loss, correct, t0 = 0.0, 0, time.time()
-        for b in range(n_batches):
-            idx = perm[b * B:(b + 1) * B]
-            x, y = images[idx].clone(), labels[idx]
-            flip = torch.rand(len(idx)) < 0.5
-            x[flip] = x[flip].flip(-1)
-            x, y = x.to(device), y.to(device)
-            with autocast():
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot_loss += loss.item() * len(idx)
-            correct += (logits.argmax(1) == y).sum().item()
+        t0 = time.time()
+        tot_loss, correct = _train_epoch(model, images, labels, B, opt, sched, autocast, device)
         val = evaluate_teacher(model, data.rgb_val, device)
         test = evaluate_teacher(model, data.rgb_test, device)
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": tot_loss / n,
@@ -99,10 +69,7 @@ def train_teacher(cfg: dict, out_dir: str | Path, *, data=None, resume: bool = F
             best_val, best_epoch = val, epoch + 1
         ck = make_checkpoint("teacher", model.state_dict(), cfg, data.classes, epoch, opt, sched,
                              {**row, "history": history, "best_val_acc": best_val, "best_epoch": best_epoch})
-        save_checkpoint(out / "last.pt", ck)
-        if improved:
-            save_checkpoint(out / "best.pt", ck)
-        write_metrics_csv(out / "metrics.csv", history)
+        _write_epoch(out, ck, improved, history)
         log(f"[teacher] epoch {epoch + 1}/{epochs} loss {row['train_loss']:.4f} train {row['train_acc']:.3f} "
             f"val {val:.3f} test(rgb) {test:.3f} ({row['epoch_s']:.1f}s)")
     best_row = next((r for r in history if r["epoch"] == best_epoch), {})
@@ -112,3 +79,57 @@ def train_teacher(cfg: dict, out_dir: str | Path, *, data=None, resume: bool = F
                "pretrained": tc.get("weights"), "best": str(out / "best.pt")}
     write_summary(out / "summary.json", summary)
     return summary
+
+
+def _build_model(tc: dict, num_classes: int, device: torch.device):
+    """``(teacher on device, its arch config)``; ``teacher.weights``: torchvision weights, new ``fc``."""
+    arch_cfg = {"arch": tc.get("arch", "resnet18"), "width": float(tc.get("width", 1.0)), "num_classes": num_classes}
+    if tc.get("weights"):
+        model = build_teacher({**arch_cfg, "num_classes": 1000})
+        model = load_torchvision_weights(model, tc["weights"], num_classes)
+    else:
+        model = build_teacher(arch_cfg)
+    return model.to(device), arch_cfg
+
+
+def _resume(path: Path, model, opt, sched) -> tuple[int, list, float, int]:
+    """Load ``last.pt`` into model/optimiser/schedule/RNG: ``(start epoch, history, best val, best epoch)``."""
+    ck = read_checkpoint(path, "teacher")
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    sched.load_state_dict(ck["scheduler"])
+    set_rng_state(ck["rng"])
+    m = ck["metrics"]
+    return ck["epoch"] + 1, m.get("history", []), m.get("best_val_acc", -1.0), m.get("best_epoch", -1)
+
+
+def _train_epoch(model, images: torch.Tensor, labels: torch.Tensor, B: int, opt, sched, autocast,
+                 device) -> tuple[float, int]:
+    """One pass over a random permutation (random horizontal flips): ``(summed loss, correct)``."""
+    model.train()
+    n = images.shape[0]
+    perm = torch.randperm(n)
+    tot_loss, correct = 0.0, 0
+    for b in range(-(-n // B)):
+        idx = perm[b * B:(b + 1) * B]
+        x, y = images[idx].clone(), labels[idx]
+        flip = torch.rand(len(idx)) < 0.5
+        x[flip] = x[flip].flip(-1)
+        x, y = x.to(device), y.to(device)
+        with autocast():
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        tot_loss += loss.item() * len(idx)
+        correct += (logits.argmax(1) == y).sum().item()
+    return tot_loss, correct
+
+
+def _write_epoch(out: Path, ck: dict, improved: bool, history: list[dict]) -> None:
+    save_checkpoint(out / "last.pt", ck)
+    if improved:
+        save_checkpoint(out / "best.pt", ck)
+    write_metrics_csv(out / "metrics.csv", history)

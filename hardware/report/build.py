@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ckd_toolchain.atomic_io import write_json, write_text
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.energy import gpu_energy, horowitz_45nm, loihi_energy
+from ckd_toolchain.hardware.energy.flops import resnet_cost
 from ckd_toolchain.hardware.energy.layer_counts import LayerCounts, count_layers, totals
 from ckd_toolchain.hardware.energy.profiles import Profile, load_profile
 from ckd_toolchain.hardware.report.schema import SCHEMA_ID, quantity, validate_report
@@ -89,6 +91,8 @@ def _input_is_spikes(raw: dict) -> bool:
 
 
 def _teacher_block(raw: dict, notes: list[str]) -> dict | None:
+    """The ANN teacher's MACs/FLOPs: given in ``raw["teacher"]``, else counted from its
+    architecture description (:func:`ckd_toolchain.hardware.energy.flops.resnet_cost`)."""
     t = raw.get("teacher")
     if not t:
         return None
@@ -98,13 +102,8 @@ def _teacher_block(raw: dict, notes: list[str]) -> dict | None:
     macs, flops = t.get("macs"), t.get("flops")
     if macs is None:
         try:
-            from ckd_toolchain.ckd_train.models import build_teacher
-            from ckd_toolchain.hardware.energy.flops import count_module, total_flops, total_macs
-
-            model = build_teacher({"arch": arch, "num_classes": int(t.get("num_classes") or len(src.get("classes") or []) or 1000),
-                                   "width": float(t.get("width", 1.0))})
-            rec = count_module(model, tuple(shape))
-            macs, flops = total_macs(rec), total_flops(rec)
+            num_classes = int(t.get("num_classes") or len(src.get("classes") or []) or 1000)
+            macs, flops = resnet_cost(arch, num_classes, float(t.get("width", 1.0)), tuple(shape))
         except Exception as exc:  # the teacher is optional: say why it is missing
             notes.append(f"teacher FLOPs not counted: {type(exc).__name__}: {exc}")
             return None
@@ -114,14 +113,62 @@ def _teacher_block(raw: dict, notes: list[str]) -> dict | None:
             "flops": _q(flops, "FLOPs", "counted")}
 
 
-def _profile(raw: dict, kind: str, override: Any) -> Profile:
-    name = override if override is not None else (raw.get("profiles") or {}).get(kind)
-    return load_profile(name, kind)
+@dataclass
+class _Profiles:
+    loihi: Profile
+    ops: Profile
+    gpu: Profile
+
+    @classmethod
+    def load(cls, raw: dict, loihi: Any, ops: Any, gpu: Any) -> "_Profiles":
+        """Each profile from its override, else ``raw["profiles"]``, else the default."""
+        def one(kind: str, override: Any) -> Profile:
+            name = override if override is not None else (raw.get("profiles") or {}).get(kind)
+            return load_profile(name, kind)
+
+        return cls(loihi=one("loihi", loihi), ops=one("ops45nm", ops), gpu=one("gpu", gpu))
+
+    def cores_per_tile(self) -> int:
+        fig = self.loihi.placement.get("cores_per_tile")
+        return int(fig.value) if fig else 4
+
+    def to_dict(self) -> dict:
+        return {"loihi": self.loihi.to_dict(), "ops45nm": self.ops.to_dict(), "gpu": self.gpu.to_dict()}
 
 
-def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = None, ops_profile: Any = None,
-                 created_utc: str | None = None) -> dict:
-    """The ``ckd-report/1`` dict for ``raw`` (see the module docstring)."""
+@dataclass
+class _Views:
+    """What the report blocks share: the counted layers and the energy models' results."""
+
+    raw: dict
+    steps: int
+    profiles: _Profiles
+    cores_per_tile: int
+    counts: list[LayerCounts]
+    spikes_in: bool
+    e_loihi: dict
+    e_snn: dict
+    e_dense: dict
+    flops_student: float
+    gpu_est: dict
+
+    @classmethod
+    def compute(cls, raw: dict, steps: int, profiles: _Profiles) -> "_Views":
+        cores_per_tile = profiles.cores_per_tile()
+        counts = count_layers(list(raw["layers"]), steps, raw.get("input_spikes_per_inference"), cores_per_tile)
+        if not counts:
+            raise InputError(None, "raw results: no layers")
+        spikes_in = _input_is_spikes(raw)
+        tot = totals(counts)
+        flops_student = gpu_energy.student_dense_flops(tot["dense_macs"], tot["neurons"], steps)
+        return cls(raw=raw, steps=steps, profiles=profiles, cores_per_tile=cores_per_tile, counts=counts,
+                   spikes_in=spikes_in, e_loihi=loihi_energy.energy(counts, profiles.loihi),
+                   e_snn=horowitz_45nm.snn_energy(counts, steps, profiles.ops, spikes_in),
+                   e_dense=horowitz_45nm.dense_energy(counts, steps, profiles.ops),
+                   flops_student=flops_student, gpu_est=gpu_energy.estimate(flops_student, profiles.gpu))
+
+
+def _check_raw(raw: Any) -> None:
     if not isinstance(raw, dict):
         raise InputError(None, "raw results must be a dict")
     for key in ("source", "target", "device", "num_samples", "steps_per_sample", "layers"):
@@ -129,29 +176,14 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
             raise InputError(None, f"raw results: missing '{key}'")
     if raw["target"] not in ("loihi-sim", "cpu", "gpu"):
         raise InputError(None, f"raw results: unknown target {raw['target']!r}")
-    src = dict(raw["source"])
-    steps = int(raw["steps_per_sample"])
-    notes: list[str] = []
-    p_loihi = _profile(raw, "loihi", loihi_profile)
-    p_ops = _profile(raw, "ops45nm", ops_profile)
-    p_gpu = _profile(raw, "gpu", gpu_profile)
-    cpt_fig = p_loihi.placement.get("cores_per_tile")
-    cores_per_tile = int(cpt_fig.value) if cpt_fig else 4
-    counts = count_layers(list(raw["layers"]), steps, raw.get("input_spikes_per_inference"), cores_per_tile)
-    if not counts:
-        raise InputError(None, "raw results: no layers")
-    spikes_in = _input_is_spikes(raw)
-    tot = totals(counts)
 
-    # energy views
-    e_loihi = loihi_energy.energy(counts, p_loihi)
-    e_snn = horowitz_45nm.snn_energy(counts, steps, p_ops, spikes_in)
-    e_dense = horowitz_45nm.dense_energy(counts, steps, p_ops)
-    flops_student = gpu_energy.student_dense_flops(tot["dense_macs"], tot["neurons"], steps)
-    gpu_est = gpu_energy.estimate(flops_student, p_gpu)
+
+def _gpu_student_energy(v: _Views) -> dict:
+    """Measured with NVML when the run did so, else estimated from the student's dense FLOPs."""
+    raw, p_gpu = v.raw, v.profiles.gpu
     meas = raw.get("gpu_measurement") or {}
     if meas.get("available"):
-        gpu_view = {
+        return {
             "label": f"GPU, measured on {meas.get('device', raw['device'])}",
             "profile": "nvml",
             "per_inference": _q(meas["energy_per_inference_J"], "J", "measured"),
@@ -161,34 +193,34 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
                           "net_all_inferences": _q(meas["energy_J"], "J", "measured")},
             "idle_power": _q(meas.get("idle_power_W", 0.0), "W", "measured"),
         }
-    else:
-        why = meas.get("reason") or (f"this run used target {raw['target']} on {raw['device']}; no NVML measurement was made")
-        gpu_view = {
-            "label": f"GPU, estimated ({p_gpu.label})",
-            "profile": p_gpu.name,
-            "per_inference": _q(gpu_est["energy"], "J", "estimated"),
-            "method": f"estimated, not measured ({why}): student run densely, FLOPs / peak FP32 FLOP/s x board power "
-                      f"({p_gpu.figures['peak_flops_fp32'].value:g} TFLOP/s, {p_gpu.figures['board_power'].value:g} W)",
-            "breakdown": {},
-        }
+    why = meas.get("reason") or (f"this run used target {raw['target']} on {raw['device']}; no NVML measurement was made")
+    return {
+        "label": f"GPU, estimated ({p_gpu.label})",
+        "profile": p_gpu.name,
+        "per_inference": _q(v.gpu_est["energy"], "J", "estimated"),
+        "method": f"estimated, not measured ({why}): student run densely, FLOPs / peak FP32 FLOP/s x board power "
+                  f"({p_gpu.figures['peak_flops_fp32'].value:g} TFLOP/s, {p_gpu.figures['board_power'].value:g} W)",
+        "breakdown": {},
+    }
+
+
+def _energy_block(v: _Views, teacher: dict | None) -> dict:
+    p_loihi, p_ops, p_gpu = v.profiles.loihi, v.profiles.ops, v.profiles.gpu
     energy = {
         "loihi": {"label": p_loihi.label, "profile": p_loihi.name,
-                  "per_inference": _q(e_loihi["total"], "J", "estimated"),
+                  "per_inference": _q(v.e_loihi["total"], "J", "estimated"),
                   "method": "op counts x per-op energies (see assumptions)",
-                  "breakdown": {k: _q(v, "J", "estimated") for k, v in e_loihi["breakdown"].items()}},
+                  "breakdown": {k: _q(e, "J", "estimated") for k, e in v.e_loihi["breakdown"].items()}},
         "snn_45nm": {"label": "SNN, 45 nm AC view (Horowitz 2014)", "profile": p_ops.name,
-                     "per_inference": _q(e_snn["total"], "J", "estimated"),
-                     "method": "synaptic ops x E_AC" + ("" if spikes_in else " (+ first layer dense MACs x E_MAC: input is not spikes)"),
+                     "per_inference": _q(v.e_snn["total"], "J", "estimated"),
+                     "method": "synaptic ops x E_AC" + ("" if v.spikes_in else " (+ first layer dense MACs x E_MAC: input is not spikes)"),
                      "breakdown": {}},
         "dense_45nm": {"label": "Student run densely, 45 nm MAC view", "profile": p_ops.name,
-                       "per_inference": _q(e_dense["total"], "J", "estimated"),
+                       "per_inference": _q(v.e_dense["total"], "J", "estimated"),
                        "method": "T x dense MACs x E_MAC", "breakdown": {}},
-        "gpu_student": gpu_view,
+        "gpu_student": _gpu_student_energy(v),
     }
-    teacher = _teacher_block(raw, notes)
-    flops = {"student_dense": _q(flops_student, "FLOPs", "counted")}
     if teacher is not None:
-        flops["teacher"] = teacher["flops"]
         energy["teacher_45nm"] = {"label": f"ANN teacher ({teacher['arch']}), 45 nm MAC view", "profile": p_ops.name,
                                   "per_inference": _q(horowitz_45nm.teacher_energy(teacher["macs"]["value"], p_ops), "J", "estimated"),
                                   "method": "teacher MACs x E_MAC", "breakdown": {}}
@@ -196,9 +228,12 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
         energy["gpu_teacher"] = {"label": f"ANN teacher on GPU, estimated ({p_gpu.label})", "profile": p_gpu.name,
                                  "per_inference": _q(t_est["energy"], "J", "estimated"),
                                  "method": "teacher FLOPs / peak FP32 FLOP/s x board power", "breakdown": {}}
+    return energy
 
-    # latency
-    lat = loihi_energy.latency(counts, steps, p_loihi, cores_per_tile)
+
+def _latency_block(v: _Views, teacher: dict | None) -> dict:
+    raw, p_loihi, p_gpu = v.raw, v.profiles.loihi, v.profiles.gpu
+    lat = loihi_energy.latency(v.counts, v.steps, p_loihi, v.cores_per_tile)
     wall = float(raw.get("wall_time_s") or 0.0)
     n = max(int(raw["num_samples"]), 1)
     latency: dict[str, dict] = {
@@ -215,7 +250,7 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
                                                else " (not a CUDA GPU: a CPU timing)")}
     else:
         latency["gpu_student"] = {"label": f"student on GPU, estimated ({p_gpu.label})",
-                                  "per_inference": _q(gpu_est["latency"], "s", "estimated"),
+                                  "per_inference": _q(v.gpu_est["latency"], "s", "estimated"),
                                   "method": "FLOPs / peak FP32 FLOP/s (a lower bound: no launch overheads)"}
         latency["simulator"] = {"label": f"simulator wall time ({raw.get('sim') or raw['target']})",
                                 "per_inference": _q(wall / n, "s", "measured"),
@@ -225,36 +260,53 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
         latency["gpu_teacher"] = {"label": f"ANN teacher on GPU, estimated ({p_gpu.label})",
                                   "per_inference": _q(gpu_energy.estimate(teacher["flops"]["value"], p_gpu)["latency"], "s", "estimated"),
                                   "method": "teacher FLOPs / peak FP32 FLOP/s"}
+    return latency
 
+
+def _accuracy_block(raw: dict) -> dict:
     acc_dep = _frac(raw.get("accuracy"), "accuracy")
     acc_ref = _frac(raw.get("reference_accuracy"), "reference_accuracy")
     drop = None if acc_dep is None or acc_ref is None else _q(acc_ref["value"] - acc_dep["value"], "fraction", "measured")
+    return {"deployed": acc_dep, "reference": acc_ref, "drop": drop}
 
+
+def _quant_block(layer: dict) -> dict | None:
+    if layer.get("weight_exponent") is None:
+        return None
+    return {"weight_exponent": int(layer["weight_exponent"]),
+            "error_rms": None if layer.get("quant_error_rms") is None else _q(layer["quant_error_rms"], "weight-units", "measured"),
+            "error_max": None if layer.get("quant_error_max") is None else _q(layer["quant_error_max"], "weight-units", "measured"),
+            "saturated": None if layer.get("saturated") is None else _q(layer["saturated"], "weights", "counted")}
+
+
+def _layers_block(v: _Views) -> list[dict]:
     layers_out = []
-    for c, layer, el, es, ed in zip(counts, raw["layers"], e_loihi["per_layer"], e_snn["per_layer"], e_dense["per_layer"]):
-        quant = None
-        if layer.get("weight_exponent") is not None:
-            quant = {"weight_exponent": int(layer["weight_exponent"]),
-                     "error_rms": None if layer.get("quant_error_rms") is None else _q(layer["quant_error_rms"], "weight-units", "measured"),
-                     "error_max": None if layer.get("quant_error_max") is None else _q(layer["quant_error_max"], "weight-units", "measured"),
-                     "saturated": None if layer.get("saturated") is None else _q(layer["saturated"], "weights", "counted")}
+    for c, layer, el, es, ed in zip(v.counts, v.raw["layers"], v.e_loihi["per_layer"], v.e_snn["per_layer"],
+                                    v.e_dense["per_layer"]):
         layers_out.append({
             "name": c.name, "kind": c.kind, "in_shape": list(layer["in_shape"]), "out_shape": list(layer["out_shape"]),
             "kernel": layer.get("kernel"), "stride": layer.get("stride"), "padding": layer.get("padding"),
             "groups": int(layer.get("groups") or 1), "neurons": c.neurons, "synapses": c.synapses, "cores": c.cores,
-            "quantisation": quant, "counts": _count_block(c, steps),
+            "quantisation": _quant_block(layer), "counts": _count_block(c, v.steps),
             "energy": {"loihi": _q(el, "J", "estimated"), "snn_45nm": _q(es, "J", "estimated"),
                        "dense_45nm": _q(ed, "J", "estimated")},
         })
+    return layers_out
 
+
+def _assumptions(v: _Views) -> list[str]:
     assumptions = list(loihi_energy.ASSUMPTIONS)
-    assumptions.append(f"cores_per_tile = {cores_per_tile} (placement model, {p_loihi.name}).")
-    if any("cores" in c.kinds for c in counts):
+    assumptions.append(f"cores_per_tile = {v.cores_per_tile} (placement model, {v.profiles.loihi.name}).")
+    if any("cores" in c.kinds for c in v.counts):
         assumptions.append("Some layers had no core mapping: cores = ceil(neurons / 1024) (1,024 compartments per core).")
-    assumptions.append("Input is " + ("spikes: the first layer is event-driven." if spikes_in
+    assumptions.append("Input is " + ("spikes: the first layer is event-driven." if v.spikes_in
                                       else "not spikes: the 45 nm SNN view charges the first layer's dense MACs x E_MAC."))
     assumptions.append(f"GPU FLOPs: 2 x MACs per step x T + {gpu_energy.LIF_FLOPS_PER_UPDATE} FLOPs per neuron update; "
                        "padding zeros count as MACs, as a GPU computes them.")
+    return assumptions
+
+
+def _add_notes(raw: dict, profiles: _Profiles, notes: list[str]) -> None:
     weights = (raw.get("source") or {}).get("weights", "float")
     if weights != "float":
         notes.append(f"The student was fine-tuned with Loihi fixed-point weights ({weights}): its NIR weights are "
@@ -262,32 +314,61 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
                      "float32 storage).")
     if raw["target"] != "loihi-sim":
         notes.append(f"Spike counts come from the float reference on {raw['device']}, not from the fixed-point Loihi simulation.")
-    uncertain = p_loihi.uncertain_keys() + p_gpu.uncertain_keys() + p_ops.uncertain_keys()
+    uncertain = profiles.loihi.uncertain_keys() + profiles.gpu.uncertain_keys() + profiles.ops.uncertain_keys()
     if uncertain:
         notes.append("Figures marked uncertain in their profiles: " + ", ".join(sorted(set(uncertain))) + ".")
 
+
+def _source_block(src: dict, steps: int) -> dict:
     source = {k: src.get(k) for k in ("nir", "net", "arch", "method", "classes", "T", "input_shape", "frame_encoding", "weights")}
     source["nir"] = str(source["nir"] or "")
     source["classes"] = list(source["classes"] or [])
     source["T"] = int(source["T"] if source["T"] is not None else steps)
     source["input_shape"] = list(source["input_shape"] or [])
+    return source
+
+
+def _run_block(v: _Views) -> dict:
+    raw = v.raw
+    return {"target": raw["target"], "sim": raw.get("sim"), "device": str(raw["device"]),
+            "num_samples": int(raw["num_samples"]), "steps_per_sample": v.steps, "input_is_spikes": v.spikes_in,
+            "wall_time": _q(float(raw.get("wall_time_s") or 0.0), "s", "measured"),
+            "spike_source": "fixed-point Loihi simulation" if raw["target"] == "loihi-sim" else "float reference"}
+
+
+def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = None, ops_profile: Any = None,
+                 created_utc: str | None = None) -> dict:
+    """The ``ckd-report/1`` dict for ``raw`` (see the module docstring)."""
+    _check_raw(raw)
+    src = dict(raw["source"])
+    steps = int(raw["steps_per_sample"])
+    profiles = _Profiles.load(raw, loihi_profile, ops_profile, gpu_profile)
+    v = _Views.compute(raw, steps, profiles)
+    notes: list[str] = []
+    teacher = _teacher_block(raw, notes)
+    energy = _energy_block(v, teacher)
+    flops = {"student_dense": _q(v.flops_student, "FLOPs", "counted")}
+    if teacher is not None:
+        flops["teacher"] = teacher["flops"]
+    latency = _latency_block(v, teacher)
+    accuracy = _accuracy_block(raw)
+    layers = _layers_block(v)
+    assumptions = _assumptions(v)
+    _add_notes(raw, profiles, notes)
     report = {
         "schema": SCHEMA_ID,
         "created_utc": created_utc or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "source": source,
-        "run": {"target": raw["target"], "sim": raw.get("sim"), "device": str(raw["device"]),
-                "num_samples": int(raw["num_samples"]), "steps_per_sample": steps, "input_is_spikes": spikes_in,
-                "wall_time": _q(wall, "s", "measured"),
-                "spike_source": "fixed-point Loihi simulation" if raw["target"] == "loihi-sim" else "float reference"},
-        "accuracy": {"deployed": acc_dep, "reference": acc_ref, "drop": drop},
-        "layers": layers_out,
-        "totals": _total_block(counts, steps),
+        "source": _source_block(src, steps),
+        "run": _run_block(v),
+        "accuracy": accuracy,
+        "layers": layers,
+        "totals": _total_block(v.counts, v.steps),
         "energy": energy,
         "latency": latency,
         "flops": flops,
         "teacher": teacher,
         "mapping": dict(raw.get("mapping") or {}),
-        "profiles": {"loihi": p_loihi.to_dict(), "ops45nm": p_ops.to_dict(), "gpu": p_gpu.to_dict()},
+        "profiles": profiles.to_dict(),
         "assumptions": assumptions,
         "notes": notes,
     }

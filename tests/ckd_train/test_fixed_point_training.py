@@ -11,9 +11,9 @@ from ckd_toolchain.ckd_train.engine.synthetic_pairs import SyntheticPairs
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.ckd_train.models.fixed_point_training import bake_fixed_point, grid_plan
 from ckd_toolchain.export.nir_from_student import student_to_nir
-from ckd_toolchain.hardware.deploy_pipeline import _run_loihi_batch
+from ckd_toolchain.hardware.loihi_inference import run_loihi_batch
 from ckd_toolchain.loihi2.quantization import on_loihi_grid, quantize_synapse
-from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.simulators.loihi.float_layers import run_layers
 from ckd_toolchain.hardware.netx_writer import write_netx
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
 from ckd_toolchain.hardware.pool_as_conv import expand_for_thermometer
@@ -106,7 +106,7 @@ def test_trained_baked_exported_and_deployed_networks_agree(tmp_path):
     np.testing.assert_allclose(integer, ref, atol=1e-5)
     path = tmp_path / "m.net"
     write_netx(net, path, num_steps=4 + len(net.layers))
-    deployed, _ = _run_loihi_batch(str(path), net, xb, "fast", None)
+    deployed, _ = run_loihi_batch(str(path), net, xb, "fast", None)
     np.testing.assert_allclose(deployed, ref, atol=1e-5)
     assert (deployed.sum(1).argmax(1) == ref.sum(1).argmax(1)).all()
 

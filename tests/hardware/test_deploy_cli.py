@@ -11,7 +11,7 @@ import torch
 
 import mapping_graphs as mg
 from ckd_toolchain.hardware.cli_deploy import main
-from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.simulators.loihi.float_layers import run_layers
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
 from ckd_toolchain.simulators.nir_float import run_nir
 

@@ -11,7 +11,7 @@ import torch
 
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.core_allocation import allocate, out_degree, synapse_count
-from ckd_toolchain.hardware.layer_float_sim import run_layers
+from ckd_toolchain.simulators.loihi.float_layers import run_layers
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
 from ckd_toolchain.simulators.nir_float import run_nir
 import mapping_graphs as mg
@@ -159,14 +159,14 @@ def test_synapse_counts_and_cores_by_hand():
 def test_fast_loihi_equals_quantized_layer_model(tmp_path, pool_mode):
     """With the input neuron + reset_interval = T + L, the fixed-point run equals the dequantised
     float model of the mapped layers with the FLOAT timing (no transient, window [L, L+T))."""
-    from ckd_toolchain.hardware.deploy_pipeline import _run_loihi_batch
+    from ckd_toolchain.hardware.loihi_inference import run_loihi_batch
     from ckd_toolchain.hardware.netx_writer import write_netx
 
     net = map_graph(mg.demo_like(seed=3), pool_mode=pool_mode)
     path = str(tmp_path / "m.net")
     write_netx(net, path)
     x = mg.spikes((3, 6, 2, 8, 8), seed=4)
-    logits, counts = _run_loihi_batch(path, net, x, "fast", None)
+    logits, counts = run_loihi_batch(path, net, x, "fast", None)
     q, qcounts = run_layers(net, x, quantized=True)
     assert logits.shape == (3, 6, 5)
     for i, c in enumerate(qcounts[:-1]):

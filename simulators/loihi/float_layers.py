@@ -11,13 +11,17 @@ The netx network differs from the float NIR graph in three ways; this module can
   run is ``T + L`` steps with zero input after ``T`` and the read-out is taken in the window
   ``[L, L + T)``; without delay each layer sees step t's input at step t (the float model).
 
-Per layer, per step (the CUBA-LIF float view of :mod:`ckd_toolchain.hardware.loihi_layer`)::
+Per layer, per step (the CUBA-LIF float view of the mapper's ``LoihiLayer``; the update is
+:func:`ckd_toolchain.simulators.neuron_float.leaky_integrate` / ``fire``)::
 
     u = beta_u·u + W·s_in;   v = beta_v·v + u + b;   s = v > θ;   v = 0 where s
     read-out layer: output = v (= W·s_in + b per step, iDecay = vDecay = 2^12)
 
 ``run_layers(net, x[B, T, *input_shape])`` returns the read-out ``[B, T, classes]`` and the spike
-count of every layer (summed over the run, per sample).
+count of every layer (summed over the run, per sample). ``net`` is the mapper's network
+(``net.layers``: ``kind``, ``weight_float``, ``bias_float``, ``threshold_float``, ``beta_u``,
+``beta_v``, ``i_decay``, ``v_decay``, ``quant`` (``weight``, ``bias``, ``vth_mant``, ``scale``),
+``stride``, ``padding``, ``dilation``, ``groups``, ``spiking``); it is only read.
 """
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork
 from ckd_toolchain.loihi2.quantization import beta_from_decay
+from ckd_toolchain.simulators.neuron_float import fire, leaky_integrate
 
 
 def _params(layer, quantized: bool):
@@ -41,8 +45,45 @@ def _params(layer, quantized: bool):
     return w, b, thr, bu, bv
 
 
+def _synaptic_input(layer, w, cur: torch.Tensor) -> torch.Tensor:
+    """``W·s_in`` of every step: ``cur[steps, B, ...]`` → ``[steps, B, *out]``."""
+    steps, B = cur.shape[:2]
+    wt = torch.as_tensor(w, dtype=cur.dtype, device=cur.device)
+    flat = cur.reshape(steps * B, *cur.shape[2:])
+    if layer.kind in ("conv", "pool"):
+        syn = F.conv2d(flat, wt, None, stride=layer.stride, padding=layer.padding,
+                       dilation=layer.dilation, groups=layer.groups)
+    else:
+        syn = flat.reshape(steps * B, -1) @ wt.T
+    return syn.reshape(steps, B, *syn.shape[1:])
+
+
+def _bias(b, syn: torch.Tensor):
+    """The per-channel / per-neuron bias broadcast over ``syn[t]`` (``0.0`` without one)."""
+    if b is None:
+        return 0.0
+    bt = torch.as_tensor(b, dtype=syn.dtype, device=syn.device)
+    return bt.reshape(-1, *([1] * (syn.dim() - 3))) if syn.dim() > 3 else bt
+
+
+def _cuba_lif(syn: torch.Tensor, bu: float, bv: float, bias, thr) -> torch.Tensor:
+    """The neuron group over time: spikes (as ``syn.dtype``), or ``v`` for the read-out (``thr None``)."""
+    u = torch.zeros_like(syn[0])
+    v = torch.zeros_like(syn[0])
+    out = torch.zeros_like(syn)
+    for t in range(syn.shape[0]):
+        u = leaky_integrate(u, bu, syn[t])
+        v = leaky_integrate(v, bv, u, bias)
+        if thr is None:
+            out[t] = v
+        else:
+            s, v = fire(v, thr, torch.zeros_like(v))
+            out[t] = s.to(syn.dtype)
+    return out
+
+
 @torch.no_grad()
-def run_layers(net: MappedNetwork, x, delayed: bool = False, quantized: bool = False,
+def run_layers(net, x, delayed: bool = False, quantized: bool = False,
                dtype=torch.float64, device="cpu"):
     x = torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
     B, T = x.shape[0], x.shape[1]
@@ -56,30 +97,8 @@ def run_layers(net: MappedNetwork, x, delayed: bool = False, quantized: bool = F
     counts = []
     for layer in net.layers:
         w, b, thr, bu, bv = _params(layer, quantized)
-        wt = torch.as_tensor(w, dtype=dtype, device=device)
-        flat = cur.reshape(steps * B, *cur.shape[2:])
-        if layer.kind in ("conv", "pool"):
-            syn = F.conv2d(flat, wt, None, stride=layer.stride, padding=layer.padding,
-                           dilation=layer.dilation, groups=layer.groups)
-        else:
-            syn = flat.reshape(steps * B, -1) @ wt.T
-        syn = syn.reshape(steps, B, *syn.shape[1:])
-        bias = 0.0
-        if b is not None:
-            bt = torch.as_tensor(b, dtype=dtype, device=device)
-            bias = bt.reshape(-1, *([1] * (syn.dim() - 3))) if syn.dim() > 3 else bt
-        u = torch.zeros_like(syn[0])
-        v = torch.zeros_like(syn[0])
-        out = torch.zeros_like(syn)
-        for t in range(steps):
-            u = bu * u + syn[t]
-            v = bv * v + u + bias
-            if thr is None:
-                out[t] = v
-            else:
-                s = v > thr
-                out[t] = s.to(dtype)
-                v = torch.where(s, torch.zeros_like(v), v)
+        syn = _synaptic_input(layer, w, cur)
+        out = _cuba_lif(syn, bu, bv, _bias(b, syn), thr)
         if thr is not None:
             counts.append(out.sum(dim=0).reshape(B, -1).sum(dim=1).cpu().numpy())
         else:

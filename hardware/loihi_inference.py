@@ -1,0 +1,48 @@
+"""Inference of a mapped network on the Loihi 2 simulators, with the deploy timing scheme.
+
+:func:`run_loihi_batch` runs the ``.net`` written for ``net`` (``write_netx`` /
+``netx_mapping.nir_to_netx`` with ``num_steps = T + L``) on ``x[B, T, *input_shape]``: the input
+is binarised (``x > 0`` is a spike), padded with ``L`` empty steps (``L`` = mapped layers) and run
+for ``T + L`` steps with ``reset_interval = T + L`` (timing scheme in
+:mod:`ckd_toolchain.hardware.netx_writer`). Logits are the read-out layer's output in the window
+``[L, L + T)``: its spikes, or its ``v`` divided by ``64·scale`` (its per-step float value).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ckd_toolchain.loihi2.constants import STATE_SHIFT
+
+
+def _lava_to_chw(a: np.ndarray) -> np.ndarray:
+    """Lava (B, x, y, f) → (B, f, y, x); 1-D layers unchanged."""
+    return a if a.ndim == 2 else np.transpose(a, (0, 3, 2, 1))
+
+
+def run_loihi_batch(net_path: str, net, x: np.ndarray, sim: str = "fast", timeout: float | None = None):
+    """``(logits[B, T, classes] float64, counts)``: ``counts[0]`` the input spikes and
+    ``counts[i]`` layer ``i``'s spikes per neuron summed over the run, ``[B, *shape]`` (C, H, W) order.
+
+    ``net`` is the mapped network the file was written from (``net.layers``); ``sim`` is
+    ``"fast"`` or ``"lava"`` (``timeout`` in seconds applies to Lava's subprocess only).
+    """
+    from ckd_toolchain.simulators.loihi import run_netx
+    from ckd_toolchain.simulators.loihi.api import torch_order_to_lava
+
+    B, T = x.shape[:2]
+    L = len(net.layers)
+    steps = T + L
+    xs = np.zeros((B, steps, *x.shape[2:]), dtype=np.int8)
+    xs[:, :T] = (x > 0)
+    spikes_in = torch_order_to_lava(xs) if xs.ndim == 5 else np.moveaxis(xs, 1, -1)
+    kw = {"timeout": timeout} if sim == "lava" and timeout else {}
+    res = run_netx(net_path, steps, input_spikes=spikes_in, reset_interval=steps,
+                   record=("s", "v"), sim=sim, **kw)
+    last = net.layers[-1]
+    if last.spiking:
+        out = res[-1]["s"][..., L:L + T].astype(np.float64)
+    else:
+        out = res[-1]["v"][..., L:L + T].astype(np.float64) / ((1 << STATE_SHIFT) * last.quant.scale)
+    out = out.reshape(B, -1, T).transpose(0, 2, 1)            # [B, T, classes]
+    counts = [_lava_to_chw(r["s"].sum(axis=-1)).astype(np.float64) for r in res]   # [B, *shape]
+    return out, counts
