@@ -4,7 +4,6 @@ forward-hook count of the built teacher (ckd_train.models.build_teacher). Budget
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 import yaml
