@@ -37,6 +37,7 @@ import nir
 import numpy as np
 
 from ckd_toolchain.errors import InputError
+from ckd_toolchain.geometry import conv_output_hw, pair
 from ckd_toolchain.hardware.fixed_point import decay_from_beta, quantize_synapse, beta_from_decay
 from ckd_toolchain.hardware.loihi_layer import LoihiLayer
 from ckd_toolchain.hardware import pool_as_conv as pac
@@ -59,11 +60,6 @@ class MappedNetwork:
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.layers[-1].out_shape
-
-
-def _pair(v) -> tuple[int, int]:
-    a = np.atleast_1d(np.asarray(v)).astype(np.int64).ravel()
-    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
 
 
 def linear_chain(graph: nir.NIRGraph, where=None) -> list[str]:
@@ -130,10 +126,6 @@ class _Syn:
         self.notes: list[str] = []
 
 
-def _conv_out(hw, k, s, p, d):
-    return tuple((int(hw[i]) + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))
-
-
 def _conv_syn(name, node: nir.Conv2d, shape, where) -> _Syn:
     if len(shape) != 3:
         raise InputError(where, f"node {name!r} (Conv2d) needs a (C, H, W) input, got {shape}")
@@ -142,7 +134,7 @@ def _conv_syn(name, node: nir.Conv2d, shape, where) -> _Syn:
         raise InputError(where, f"node {name!r} (Conv2d): weight must be 4-D (O, I/g, kh, kw), got {w.shape}")
     groups = int(np.asarray(node.groups).ravel()[0]) if node.groups is not None else 1
     k = (w.shape[2], w.shape[3])
-    s, d = _pair(node.stride), _pair(node.dilation)
+    s, d = pair(node.stride), pair(node.dilation)
     if isinstance(node.padding, str):
         if node.padding == "valid":
             p = (0, 0)
@@ -151,11 +143,11 @@ def _conv_syn(name, node: nir.Conv2d, shape, where) -> _Syn:
         else:
             raise InputError(where, f"node {name!r} (Conv2d): padding {node.padding!r} cannot be expressed as symmetric netx padding")
     else:
-        p = _pair(node.padding)
+        p = pair(node.padding)
     if shape[0] != w.shape[1] * groups or w.shape[0] % groups:
         raise InputError(where, f"node {name!r} (Conv2d): weight {w.shape} with groups={groups} does not fit "
                                 f"{shape[0]} input channels")
-    out_hw = _conv_out(shape[1:], k, s, p, d)
+    out_hw = conv_output_hw(shape[1:], k, s, p, d)
     if min(out_hw) <= 0:
         raise InputError(where, f"node {name!r} (Conv2d): output would be empty for input {shape}")
     bias = None
@@ -342,8 +334,8 @@ def _pool_geometry(name, node, shape, where):
     """Kernel, stride, padding, channels and output (H, W) of a pool node on a (C, H, W) input."""
     if len(shape) != 3:
         raise InputError(where, f"node {name!r} ({type(node).__name__}) needs a (C, H, W) input, got {shape}")
-    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
-    out_hw = tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
+    k, s, p = pair(node.kernel_size), pair(node.stride), pair(node.padding)
+    out_hw = conv_output_hw(shape[1:], k, s, p)
     if min(out_hw) <= 0:
         raise InputError(where, f"node {name!r}: pooling output would be empty for input {shape}")
     return k, s, p, shape[0], out_hw
@@ -423,7 +415,7 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
                         raise InputError(where, f"node {name!r} ({t}): two pools without a synapse between them "
                                                 "cannot be mapped with --pool-mode thermometer")
                     layers.append(_thermometer_pool_layer(name, node, shape, where))
-                    n = int(np.prod(_pair(node.kernel_size)))
+                    n = int(np.prod(pair(node.kernel_size)))
                     logical = (shape[0], *layers[-1].out_shape[1:])
                     factor = 1.0 if isinstance(node, nir.SumPool2d) else 1.0 / n
                     pending.append(("thermo", name, n, factor, logical, layers[-1].out_shape))
@@ -432,13 +424,13 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
                     layers.append(_pool_layer(name, node, shape, where))
                     shape = layers[-1].out_shape
                     if isinstance(node, nir.SumPool2d):
-                        k = _pair(node.kernel_size)
+                        k = pair(node.kernel_size)
                         pending.append(("scale", name + ":sum", np.array(float(k[0] * k[1])), shape))
                 else:
                     if len(shape) != 3:
                         raise InputError(where, f"node {name!r} ({t}) needs a (C, H, W) input, got {shape}")
-                    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
-                    post = (shape[0],) + tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
+                    k, s, p = pair(node.kernel_size), pair(node.stride), pair(node.padding)
+                    post = (shape[0], *conv_output_hw(shape[1:], k, s, p))
                     pending.append(("pool", name, k, s, p, isinstance(node, nir.SumPool2d), shape, post))
                     shape = post
             elif isinstance(node, nir.Scale):

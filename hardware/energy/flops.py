@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ckd_toolchain.geometry import pair
+
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU, nn.Hardtanh)
 
 
@@ -34,14 +36,10 @@ class LayerFlops:
     flops: float
 
 
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
 def layer_cost(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """(MACs, FLOPs) of one call of ``m`` mapping ``x`` to ``y`` (whole batch)."""
     if isinstance(m, nn.Conv2d):
-        kh, kw = _pair(m.kernel_size)
+        kh, kw = pair(m.kernel_size)
         macs = y.numel() * (m.in_channels // m.groups) * kh * kw
         return float(macs), float(2 * macs + (y.numel() if m.bias is not None else 0))
     if isinstance(m, nn.Linear):
@@ -50,12 +48,12 @@ def layer_cost(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, f
     if isinstance(m, nn.modules.batchnorm._BatchNorm):
         return 0.0, float(2 * y.numel())
     if isinstance(m, nn.AvgPool2d):
-        kh, kw = _pair(m.kernel_size)
+        kh, kw = pair(m.kernel_size)
         return 0.0, float(y.numel() * kh * kw)
     if isinstance(m, nn.AdaptiveAvgPool2d):
         return 0.0, float(x.numel() + y.numel())
     if isinstance(m, nn.MaxPool2d):
-        kh, kw = _pair(m.kernel_size)
+        kh, kw = pair(m.kernel_size)
         return 0.0, float(y.numel() * (kh * kw - 1))
     if isinstance(m, ACTIVATIONS):
         return 0.0, float(y.numel())
