@@ -3,9 +3,9 @@
 Targets:
 
 * ``loihi-sim``: map (:mod:`ckd_toolchain.hardware.nir_to_loihi`), write ``DIR/model.net``
-  (:mod:`ckd_toolchain.hardware.netx_writer`) and run it with ``simulators.loihi.run_netx`` (``sim="fast"``:
+  (:mod:`ckd_toolchain.hardware.netx_mapping`) and run it with ``simulators.loihi.run_netx`` (``sim="fast"``:
   our bit-exact simulator; ``sim="lava"``: genuine Lava in its own env) for ``T + L`` steps with
-  ``reset_interval = T + L`` (timing scheme in :mod:`ckd_toolchain.hardware.netx_writer`). Logits are the read-out
+  ``reset_interval = T + L`` (timing scheme in ``ckd_toolchain/netx/README.md``). Logits are the read-out
   layer's ``v`` in the window ``[L, L + T)`` divided by ``64·scale`` (its per-step float value);
   the class is the argmax of their sum over T, as for the float reference. The float reference
   accuracy of the same graph on the same samples is computed too (``reference_accuracy``), plus
@@ -42,7 +42,7 @@ from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.core_allocation import allocate, out_degree
 from ckd_toolchain.hardware.layer_float_sim import run_layers
 from ckd_toolchain.hardware.mapping_report import layer_entries, mapping_block
-from ckd_toolchain.hardware.netx_writer import write_netx
+from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
 from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork, map_graph
 
 TARGETS = ("loihi-sim", "cpu", "gpu")

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork
+from ckd_toolchain.hardware.loihi_layer import MappedNetwork
 
 
 def _params(layer, quantized: bool):

@@ -12,7 +12,7 @@ cores, chips, limits and their citation, timing scheme and input handling.
 from __future__ import annotations
 
 from ckd_toolchain.hardware.core_allocation import allocate, synapse_count
-from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork
+from ckd_toolchain.hardware.loihi_layer import MappedNetwork
 
 TIMING_NOTE = (
     "every netx layer adds one step of synaptic delay; the .net has a pass-through input neuron "

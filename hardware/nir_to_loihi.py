@@ -31,7 +31,6 @@ neuron between them, nodes of other types.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import nir
 import numpy as np
@@ -39,27 +38,14 @@ import numpy as np
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.geometry import conv_output_hw, pair
 from ckd_toolchain.hardware.fixed_point import decay_from_beta, quantize_synapse, beta_from_decay
-from ckd_toolchain.hardware.loihi_layer import LoihiLayer
+from ckd_toolchain.hardware.loihi_layer import LoihiLayer, MappedNetwork
 from ckd_toolchain.hardware import pool_as_conv as pac
+from ckd_toolchain.netx.model import LayerSpec, NeuronSpec
 
 POOL_MODES = ("conv", "thermometer", "fold")
 NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF)
 SYNAPSE_TYPES = (nir.Conv2d, nir.Affine, nir.Linear)
 PASS_TYPES = (nir.AvgPool2d, nir.SumPool2d, nir.Scale, nir.Flatten)
-
-
-@dataclass
-class MappedNetwork:
-    layers: list[LoihiLayer]
-    input_shape: tuple[int, ...]
-    dt: float
-    pool_mode: str
-    metadata: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        return self.layers[-1].out_shape
 
 
 def linear_chain(graph: nir.NIRGraph, where=None) -> list[str]:
@@ -319,14 +305,19 @@ def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
 
 def _make_layer(syn: _Syn, name, w, b, thr, beta_u, beta_v, i_decay, v_decay, q, kind=None) -> LoihiLayer:
     conv = syn.kind == "conv"
+    block = LayerSpec(
+        file_index=-1, kind=syn.kind, shape=tuple(reversed(syn.out_shape)),
+        neuron=NeuronSpec("CUBA", vth=int(q.vth_mant), i_decay=int(i_decay), v_decay=int(v_decay)),
+        bias=q.bias, weight=q.weight,
+        in_shape=tuple(reversed(syn.in_shape)) if conv else (int(np.prod(syn.in_shape)),),
+        flatten_input=syn.flatten_before)
+    if conv:
+        block.stride, block.padding = tuple(syn.stride), tuple(syn.padding)
+        block.dilation, block.groups = tuple(syn.dilation), int(syn.groups)
     layer = LoihiLayer(
         name=name, kind=kind or syn.kind, nir_nodes=syn.names + ([name] if name not in syn.names else []),
-        in_shape=syn.in_shape, out_shape=syn.out_shape, weight_float=w, bias_float=b,
-        threshold_float=thr, beta_u=beta_u, beta_v=beta_v, i_decay=i_decay, v_decay=v_decay, quant=q,
-        kernel=(int(w.shape[2]), int(w.shape[3])) if conv else None,
-        stride=tuple(syn.stride) if conv else None, padding=tuple(syn.padding) if conv else None,
-        dilation=tuple(syn.dilation) if conv else None, groups=int(syn.groups) if conv else 1,
-        flatten_before=syn.flatten_before, notes=list(syn.notes))
+        in_shape=syn.in_shape, netx=block, quant=q, weight_float=w, bias_float=b,
+        threshold_float=thr, beta_u=beta_u, beta_v=beta_v, notes=list(syn.notes))
     return layer
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ckd_toolchain.simulators.loihi import fixed_point as fp
-from ckd_toolchain.simulators.loihi.netx_file import LayerSpec, NetxNetwork
+from ckd_toolchain.netx import LayerSpec, NetxNetwork
 from ckd_toolchain.simulators.loihi.synapses import ConvSynapse, DenseSynapse
 
 WRAP_FREE_INPUT = 1 << 24  # |a| below this: no int32 intermediate can overflow (see lif_step)
