@@ -1,6 +1,9 @@
 """NIR graph → list of Loihi 2 fixed-point netx layers (:class:`ckd_toolchain.hardware.loihi_layer.LoihiLayer`).
 
-Accepted graphs: one chain ``Input → … → Output`` (netx networks are sequential) built of
+The graph is walked as a DAG in the float interpreter's evaluation order
+(:func:`graph_walk`, :func:`ckd_toolchain.nir_graph.topological_order`), each node reading the
+output shape of its predecessor. Accepted graphs: one chain ``Input → … → Output`` (netx networks
+are sequential; a chain is the special case of a DAG the walk accepts today) built of
 
 * synapses: ``Conv2d`` (stride, padding, dilation, groups, bias), ``Affine``, ``Linear``;
 * neurons after each synapse: ``LIF``, ``IF``, ``CubaLIF`` (forward Euler with ``dt``, the
@@ -41,6 +44,7 @@ from ckd_toolchain.hardware.fixed_point import decay_from_beta, quantize_synapse
 from ckd_toolchain.hardware.loihi_layer import LoihiLayer, MappedNetwork
 from ckd_toolchain.hardware import pool_as_conv as pac
 from ckd_toolchain.netx.model import LayerSpec, NeuronSpec
+from ckd_toolchain.nir_graph import topological_order
 
 POOL_MODES = ("conv", "thermometer", "fold")
 NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF)
@@ -48,39 +52,42 @@ SYNAPSE_TYPES = (nir.Conv2d, nir.Affine, nir.Linear)
 PASS_TYPES = (nir.AvgPool2d, nir.SumPool2d, nir.Scale, nir.Flatten)
 
 
-def linear_chain(graph: nir.NIRGraph, where=None) -> list[str]:
-    """Node names from the Input to the Output; raises InputError if the graph is not one chain."""
+def graph_walk(graph: nir.NIRGraph, where=None) -> tuple[list[str], dict[str, list[str]]]:
+    """The NIR graph as a DAG: node names in evaluation order (:func:`ckd_toolchain.nir_graph.topological_order`,
+    the float interpreter's order) and each node's predecessors, starting at the one Input node.
+
+    The mapper's restrictions are checked here, node by node in that order (one-line
+    ``InputError`` naming the node): one Input; no node with several inputs (a residual sum) or
+    several outputs (a branch); every node on the way from the Input to an Output.
+    netx networks are sequential, so what passes is a chain: the walk is then the chain's order."""
+    order = topological_order(graph, where)   # unknown nodes in edges, cycles
     nodes = graph.nodes
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
     pred: dict[str, list[str]] = {n: [] for n in nodes}
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
     for src, dst in graph.edges:
-        for end in (src, dst):
-            if end not in nodes:
-                raise InputError(where, f"edge ({src!r}, {dst!r}) names a node {end!r} that is not in the graph")
         succ[src].append(dst)
         pred[dst].append(src)
     inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input)]
     if len(inputs) != 1:
         raise InputError(where, f"the mapper needs exactly one Input node, found {len(inputs)}")
-    chain, cur, seen = [], inputs[0], set()
-    while True:
-        if cur in seen:
-            raise InputError(where, f"node {cur!r}: the graph has a cycle (recurrent graphs cannot be mapped to netx)")
-        seen.add(cur)
-        chain.append(cur)
-        if len(pred[cur]) > 1:
-            raise InputError(where, f"node {cur!r} ({type(nodes[cur]).__name__}) has {len(pred[cur])} incoming edges: "
+    reached = {inputs[0]}
+    for name in order:
+        node = nodes[name]
+        if name not in reached:
+            continue
+        if len(pred[name]) > 1:
+            raise InputError(where, f"node {name!r} ({type(node).__name__}) has {len(pred[name])} incoming edges: "
                                     "branches/residual sums cannot be mapped (netx layers form a single chain)")
-        if isinstance(nodes[cur], nir.Output):
-            break
-        if len(succ[cur]) != 1:
-            raise InputError(where, f"node {cur!r} ({type(nodes[cur]).__name__}) has {len(succ[cur])} outgoing edges: "
+        if isinstance(node, nir.Output):
+            continue   # what follows an Output is not reached: reported below
+        if len(succ[name]) != 1:
+            raise InputError(where, f"node {name!r} ({type(node).__name__}) has {len(succ[name])} outgoing edges: "
                                     "netx layers form a single chain from Input to Output")
-        cur = succ[cur][0]
-    extra = set(nodes) - seen
+        reached.update(succ[name])
+    extra = [n for n in order if n not in reached]
     if extra:
         raise InputError(where, f"nodes {sorted(extra)} are not on the Input→Output chain")
-    return chain
+    return order, pred
 
 
 def _input_shape(graph: nir.NIRGraph, name: str, where) -> tuple[int, ...]:
@@ -370,16 +377,20 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
     meta = dict(getattr(graph, "metadata", None) or {})
     if dt is None and "dt" in meta:
         dt = float(np.asarray(meta["dt"]).ravel()[0])
-    chain = linear_chain(graph, where)
-    shape = _input_shape(graph, chain[0], where)
-    input_shape = shape
+    order, pred = graph_walk(graph, where)
+    input_shape = _input_shape(graph, order[0], where)
+    shapes = {order[0]: input_shape}   # each node's output shape (NIR side), for its successors
     layers: list[LoihiLayer] = []
     pending: list = []
     syn: _Syn | None = None
     notes: list[str] = []
-    for name in chain[1:-1]:
+    for name in order[1:]:
         node = graph.nodes[name]
         t = type(node).__name__
+        shape = shapes[pred[name][0]]
+        if isinstance(node, nir.Output):
+            shapes[name] = shape
+            continue
         if isinstance(node, SYNAPSE_TYPES):
             if syn is not None:
                 raise InputError(where, f"node {name!r} ({t}) follows the synapse {syn.names[-1]!r} without a neuron "
@@ -437,6 +448,7 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
         else:
             raise InputError(where, f"node {name!r} of type {t} is not supported by the Loihi mapper (supported: "
                                     "Conv2d, Affine, Linear, LIF, IF, CubaLIF, AvgPool2d, SumPool2d, Scale, Flatten)")
+        shapes[name] = shape
     if pending:
         raise InputError(where, f"node {pending[-1][1]!r}: pooling/scale/flatten after the last layer cannot be mapped")
     if syn is not None:   # read-out layer

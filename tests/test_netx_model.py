@@ -1,18 +1,22 @@
 """``ckd_toolchain.netx``: one model for the reader and the writer. What the mapper's
 ``MappedNetwork.to_netx()`` describes is what ``load_netx`` reads back from the written file, and a
-file lava-dl wrote survives read -> write -> read. Budget: < 5 s."""
+file lava-dl wrote survives read -> write -> read. The mapper walks the NIR graph as a DAG in the
+float interpreter's order. Budget: < 5 s."""
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
+import nir
 import numpy as np
 import pytest
 
 import mapping_graphs as mg
+from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.netx_mapping import write_mapped
-from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.nir_to_loihi import graph_walk, map_graph
 from ckd_toolchain.netx import LayerSpec, NetxNetwork, load_netx, write_netx
+from ckd_toolchain.nir_graph import topological_order
 
 pytestmark = pytest.mark.timeout(60)
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "netx"
@@ -61,3 +65,32 @@ def test_lava_dl_file_survives_read_write_read(tmp_path, name):
     write_netx(first, tmp_path / name)
     again = load_netx(tmp_path / name)
     _same_network(first, dataclasses.replace(again, attrs=first.attrs))
+
+
+def test_mapper_walks_the_float_interpreter_order():
+    """Nodes stored out of chain order: the walk is topological_order's, the mapping unchanged."""
+    g = mg.demo_like(seed=4)
+    names = list(g.nodes)
+    shuffled = nir.NIRGraph(nodes={n: g.nodes[n] for n in reversed(names)}, edges=list(g.edges),
+                            metadata=g.metadata)
+    order, pred = graph_walk(shuffled)
+    assert order == topological_order(shuffled) == names
+    assert pred["c2"] == ["p1"] and pred["input"] == []
+    a, b = map_graph(g), map_graph(shuffled)
+    assert [l.name for l in a.layers] == [l.name for l in b.layers]
+    for x, y in zip(a.layers, b.layers):
+        np.testing.assert_array_equal(x.weight, y.weight)
+
+
+def test_a_sum_into_a_node_is_rejected_naming_it():
+    g = mg.demo_like()
+    g.nodes["x"] = nir.Input(input_type={"input": np.array([4, 4, 4])})
+    g.edges.append(("x", "c2"))
+    with pytest.raises(InputError, match="exactly one Input"):
+        map_graph(g)
+    g = mg.demo_like()
+    g.nodes["x"] = nir.Scale(scale=np.ones(1))
+    g.edges.append(("x", "c2"))          # a second input into c2 (a residual-style sum)
+    with pytest.raises(InputError, match="node 'c2' \\(Conv2d\\) has 2 incoming edges") as e:
+        map_graph(g)
+    assert "\n" not in str(e.value)
