@@ -9,7 +9,8 @@ expanded to ``(out, in)`` and clipped like netx; ``delay`` on conv layers is ign
 Anything netx 0.6 cannot load, or that this toolchain does not implement (pool, convT, unpool,
 average, concat, dense_rec, dense_comp, SDNN / RF neurons), raises
 :class:`ckd_toolchain.errors.InputError` naming the file, the layer and the field.
-Imports only numpy, h5py (when a file is read) and :mod:`ckd_toolchain.errors`.
+Imports only numpy, h5py (when a file is read) and the neutral :mod:`ckd_toolchain.errors`,
+:mod:`ckd_toolchain.geometry` and :mod:`ckd_toolchain.netx.model`.
 """
 from __future__ import annotations
 
