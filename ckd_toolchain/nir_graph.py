@@ -63,7 +63,7 @@ def topological_order(graph: nir.NIRGraph, where: str | None = None) -> list[str
                 ready.sort(key=index.get)
     if len(order) != len(names):
         cyc = sorted(set(names) - set(order), key=index.get)
-        raise InputError(where, f"the graph has a cycle through {cyc} (recurrent graphs are not supported by the float interpreter)")
+        raise InputError(where, f"the graph has a cycle through {cyc} (recurrent graphs are not supported by the float interpreter nor the Loihi mapper)")
     return order
 
 

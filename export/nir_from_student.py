@@ -38,6 +38,7 @@ import numpy as np
 from torch import nn
 
 from ckd_toolchain.errors import InputError
+from ckd_toolchain.geometry import conv_output_hw, pair
 from ckd_toolchain.ckd_train.models.bn_fold import fold_conv_bn
 from ckd_toolchain.export.lif_to_nir import DEFAULT_DT, lif_node
 from ckd_toolchain.nir_metadata import encode_metadata
@@ -54,12 +55,6 @@ def _block_class():
     from ckd_toolchain.ckd_train.models.resnet import SpikingBasicBlock
 
     return SpikingBasicBlock
-
-
-def _pair(v) -> tuple[int, int]:
-    if isinstance(v, (tuple, list)):
-        return (int(v[0]), int(v[1] if len(v) > 1 else v[0]))
-    return (int(v), int(v))
 
 
 @dataclass
@@ -100,9 +95,9 @@ class _Builder:
             w, b = fold_conv_bn(conv, bn)
         except ValueError as exc:
             raise InputError(self.where, f"layer {pos}: cannot fold BatchNorm2d: {exc}") from None
-        padding = conv.padding if isinstance(conv.padding, str) else _pair(conv.padding)
+        padding = conv.padding if isinstance(conv.padding, str) else pair(conv.padding)
         node = nir.Conv2d(input_shape=(int(shape[1]), int(shape[2])), weight=w,
-                          stride=_pair(conv.stride), padding=padding, dilation=_pair(conv.dilation),
+                          stride=pair(conv.stride), padding=padding, dilation=pair(conv.dilation),
                           groups=int(conv.groups), bias=b)
         out = tuple(int(s) for s in node.output_type["output"])
         self.add(name, node, inputs)
@@ -131,15 +126,15 @@ class _Builder:
         else:
             if mod.ceil_mode or mod.divisor_override is not None:
                 raise unsupported_layer(self.where, pos, mod, "uses ceil_mode/divisor_override")
-            k = _pair(mod.kernel_size)
-            s = _pair(mod.stride if mod.stride is not None else mod.kernel_size)
-            p = _pair(mod.padding)
+            k = pair(mod.kernel_size)
+            s = pair(mod.stride if mod.stride is not None else mod.kernel_size)
+            p = pair(mod.padding)
             if p != (0, 0) and not mod.count_include_pad:
                 raise unsupported_layer(self.where, pos, mod, "pads with count_include_pad=False")
         node = nir.AvgPool2d(kernel_size=np.array(k, dtype=np.int64), stride=np.array(s, dtype=np.int64),
                              padding=np.array(p, dtype=np.int64))
         self.add(name, node, inputs)
-        return (C, (H + 2 * p[0] - k[0]) // s[0] + 1, (W + 2 * p[1] - k[1]) // s[1] + 1)
+        return (C, *conv_output_hw((H, W), k, s, p))
 
     def flatten(self, name, mod, shape, pos, inputs):
         start, end = int(mod.start_dim), int(mod.end_dim)

@@ -25,7 +25,7 @@ What is compared (:func:`compare_runs`): for every LIF node, the spike tensor ``
 sample and neuron (summed over ``T``: the input to the head), the head's logits (max abs
 difference) and the predicted class (argmax of the time-mean logits).
 
-Tolerances (measured with ``ckd-export --verify`` and ``tests/test_export_layers.py``):
+Tolerances (measured with ``ckd-export --verify`` and ``tests/export/test_export_layers.py``):
 
 * ``nir_float64`` — the float64 student against our interpreter in float64 on the file's float64
   parameters: the graph is the student's computation up to BN folding, which is exact in real

@@ -10,7 +10,8 @@ Rule (one layer never shares a core with another, as netx compiles layer by laye
     chips        = ⌈Σ cores / cores_per_chip⌉
 
 Synapses are counted as connections (every kernel tap that lands inside the input map, zero
-weights included; conv weight sharing is NOT assumed, so this is an upper bound). A layer does not
+weights included; conv weight sharing is NOT assumed, so this is an upper bound); the counts are
+:mod:`ckd_toolchain.geometry`'s, the same the energy report uses. A layer does not
 fit when one neuron's fan-in alone exceeds ``synapses_per_core`` (a neuron's input synapses live on
 its core). Fan-in/fan-out axon limits are not public for Loihi 2 and are not checked.
 """
@@ -23,6 +24,7 @@ from importlib import resources
 import numpy as np
 import yaml
 
+from ckd_toolchain.geometry import conv_fan_in, conv_fan_out
 from ckd_toolchain.hardware.loihi_layer import LoihiLayer
 
 
@@ -36,28 +38,16 @@ def _limit(name: str) -> int:
     return int(load_limits()["figures"][name]["value"])
 
 
-def axis_fan(in_size: int, k: int, s: int, p: int, d: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per axis: for each output position the number of kernel taps inside the input, and for
-    each input position the number of output positions that read it."""
-    taps = np.zeros(out_size, dtype=np.int64)
-    readers = np.zeros(in_size, dtype=np.int64)
-    for o in range(out_size):
-        for j in range(k):
-            i = o * s - p + j * d
-            if 0 <= i < in_size:
-                taps[o] += 1
-                readers[i] += 1
-    return taps, readers
+def _conv_args(layer: LoihiLayer) -> tuple:
+    return (layer.in_shape, layer.out_shape, layer.kernel, layer.stride, layer.padding, layer.dilation,
+            layer.groups)
 
 
 def out_degree(layer: LoihiLayer) -> np.ndarray:
-    """Synapses leaving each presynaptic neuron into ``layer``, shaped like its input (C, H, W)/(N,)."""
+    """Synapses leaving each presynaptic neuron into ``layer``, shaped like its input (C, H, W)/(N,)
+    (:func:`ckd_toolchain.geometry.conv_fan_out`: padding taps excluded, dilation and groups applied)."""
     if layer.kind in ("conv", "pool"):
-        c, h, w = layer.in_shape
-        _, rh = axis_fan(h, layer.kernel[0], layer.stride[0], layer.padding[0], layer.dilation[0], layer.out_shape[1])
-        _, rw = axis_fan(w, layer.kernel[1], layer.stride[1], layer.padding[1], layer.dilation[1], layer.out_shape[2])
-        per_group_out = layer.out_shape[0] // layer.groups
-        return per_group_out * np.broadcast_to(np.outer(rh, rw), (c, h, w)).astype(np.int64)
+        return conv_fan_out(*_conv_args(layer))
     return np.full(layer.in_shape, layer.out_shape[0], dtype=np.int64)
 
 
@@ -67,10 +57,7 @@ def synapse_count(layer: LoihiLayer) -> int:
 
 def max_fan_in(layer: LoihiLayer) -> int:
     if layer.kind in ("conv", "pool"):
-        c = layer.in_shape[0] // layer.groups
-        th, _ = axis_fan(layer.in_shape[1], layer.kernel[0], layer.stride[0], layer.padding[0], layer.dilation[0], layer.out_shape[1])
-        tw, _ = axis_fan(layer.in_shape[2], layer.kernel[1], layer.stride[1], layer.padding[1], layer.dilation[1], layer.out_shape[2])
-        return int(c * th.max() * tw.max())
+        return int(conv_fan_in(*_conv_args(layer)).max())
     return int(np.prod(layer.in_shape))
 
 

@@ -5,7 +5,8 @@ Targets:
 * ``loihi-sim``: map and write ``DIR/model.net`` (:func:`ckd_toolchain.hardware.netx_mapping.nir_to_netx`)
   and run it with ``simulators.loihi.run_netx`` (``sim="fast"``: our bit-exact simulator;
   ``sim="lava"``: genuine Lava in its own env) for ``T + L`` steps with ``reset_interval = T + L``
-  (:func:`ckd_toolchain.hardware.loihi_inference.run_loihi_batch`). Logits are the read-out
+  (:func:`ckd_toolchain.hardware.loihi_inference.run_loihi_batch`; timing scheme in
+  ``ckd_toolchain/netx/README.md``). Logits are the read-out
   layer's ``v`` in the window ``[L, L + T)`` divided by ``64·scale`` (its per-step float value);
   the class is the argmax of their sum over T, as for the float reference. The float reference
   accuracy of the same graph on the same samples is computed too (``reference_accuracy``), plus

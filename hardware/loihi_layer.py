@@ -1,46 +1,47 @@
-"""One mapped netx layer: a synapse (conv or dense) + a CUBA-LIF neuron group, float and fixed point.
+"""The mapper's records: one mapped layer (:class:`LoihiLayer`) and the mapped network
+(:class:`MappedNetwork`). What goes into the ``.net`` file is a
+:class:`ckd_toolchain.netx.LayerSpec` held by each layer (``layer.netx``: integer weights, bias
+mantissas, ``vThMant``, decays, conv geometry; format in ``ckd_toolchain/netx/README.md``); the
+layer adds what only the mapper knows: the float view it was quantised from and the quantisation
+statistics.
 
 Float view (what the mapper derived from the NIR graph, after folding gains/thresholds/pools)::
 
-    u[t] = (1 - iDecay/2^12)·u[t-1] + W_f · s_in[t]          (iDecay = 2^12: u = this step's input)
+    u[t] = beta_u·u[t-1] + W_f · s_in[t]          (iDecay = 2^12: beta_u = 0, u = this step's input)
     v[t] = beta_v·v[t-1] + u[t] + b_f;   s[t] = v[t] > theta_f;   v[t] = 0 where s[t]
 
-Fixed-point view: the same with integer ``weight``/``bias``/``vth_mant`` on the layer scale and the
-12-bit decays (see :mod:`ckd_toolchain.loihi2.quantization`). ``kind`` is ``"conv"``, ``"pool"`` (a pooling node
-mapped to a grouped strided convolution with its own neuron group: ``C`` or, in thermometer mode,
-``C·kh·kw`` output channels, see :mod:`ckd_toolchain.hardware.pool_as_conv`) or ``"dense"``; a layer with
-``spiking = False`` is the read-out layer (never spikes: ``vThMant`` max, logits read from ``v``).
+Fixed-point view (``layer.netx``): the same with integer ``weight``/``bias``/``vth_mant`` on the
+layer scale ``quant.scale`` and the 12-bit decays (see :mod:`ckd_toolchain.loihi2.quantization`).
+``kind`` is ``"conv"``, ``"pool"`` (a pooling node mapped to a grouped strided convolution with
+its own neuron group: ``C`` or, in thermometer mode, ``C·kh·kw`` output channels, see
+:mod:`ckd_toolchain.hardware.pool_as_conv`) or ``"dense"``; a layer with ``spiking = False`` is
+the read-out layer (never spikes: ``vThMant`` max, logits read from ``v``). Shapes here are the
+NIR graph's ``(C, H, W)`` / ``(N,)``; ``layer.netx`` holds them in Lava's ``(x, y, f)`` order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ckd_toolchain.loihi2.quantization import QuantizedSynapse
+from ckd_toolchain.netx.model import FORMAT, PASS_THROUGH_NEURON, LayerSpec, NetxNetwork
 
 
 @dataclass
 class LoihiLayer:
     name: str
-    kind: str                              # "conv" | "pool" | "dense"
+    kind: str                              # "conv" | "pool" | "dense" (a pool is a netx conv)
     nir_nodes: list[str]
-    in_shape: tuple[int, ...]              # (C, H, W) or (N,)
-    out_shape: tuple[int, ...]
+    in_shape: tuple[int, ...]              # (C, H, W) or (N,); the map itself when a netx flatten precedes
+    netx: LayerSpec                        # the block of the .net file (file_index/attrs: MappedNetwork.to_netx)
+    quant: QuantizedSynapse                # layer scale and quantisation statistics
     weight_float: np.ndarray               # conv (O, I/g, kh, kw); dense (O, N)
     bias_float: np.ndarray | None          # (O,) per output channel / neuron
     threshold_float: float | None          # None: read-out layer
     beta_u: float                          # float current decay factor (0: no current state)
     beta_v: float                          # float voltage leak factor
-    i_decay: int
-    v_decay: int
-    quant: QuantizedSynapse
-    kernel: tuple[int, int] | None = None
-    stride: tuple[int, int] | None = None
-    padding: tuple[int, int] | None = None
-    dilation: tuple[int, int] | None = None
-    groups: int = 1
-    flatten_before: bool = False           # dense layer fed by a (C, H, W) layer: netx `flatten`
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -48,17 +49,99 @@ class LoihiLayer:
         return self.threshold_float is not None
 
     @property
+    def conv(self) -> bool:
+        return self.netx.kind == "conv"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return tuple(reversed(self.netx.shape))
+
+    @property
     def weight(self) -> np.ndarray:
-        return self.quant.weight
+        return self.netx.weight
 
     @property
     def bias(self) -> np.ndarray | None:
-        return self.quant.bias
+        return self.netx.bias
 
     @property
     def vth_mant(self) -> int:
-        return self.quant.vth_mant
+        return self.netx.neuron.vth
+
+    @property
+    def i_decay(self) -> int:
+        return self.netx.neuron.i_decay
+
+    @property
+    def v_decay(self) -> int:
+        return self.netx.neuron.v_decay
+
+    @property
+    def kernel(self) -> tuple[int, int] | None:
+        return self.netx.kernel
+
+    @property
+    def stride(self) -> tuple[int, int] | None:
+        return self.netx.stride if self.conv else None
+
+    @property
+    def padding(self) -> tuple[int, int] | None:
+        return self.netx.padding if self.conv else None
+
+    @property
+    def dilation(self) -> tuple[int, int] | None:
+        return self.netx.dilation if self.conv else None
+
+    @property
+    def groups(self) -> int:
+        return self.netx.groups
+
+    @property
+    def flatten_before(self) -> bool:
+        """A dense layer fed by a (C, H, W) layer: netx ``flatten`` before it."""
+        return self.netx.flatten_input
 
     @property
     def neurons(self) -> int:
-        return int(np.prod(self.out_shape))
+        return self.netx.num_neurons
+
+
+@dataclass
+class MappedNetwork:
+    layers: list[LoihiLayer]
+    input_shape: tuple[int, ...]
+    dt: float
+    pool_mode: str
+    metadata: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.layers[-1].out_shape
+
+    def to_netx(self, source: str = "", input_neuron: bool = True) -> NetxNetwork:
+        """The ``.net`` file of this network (:func:`ckd_toolchain.netx.write_netx` writes it).
+
+        ``input_neuron=True`` gives layer 0 the pass-through neuron that lets ``reset_interval``
+        align every layer's reset with the arrival of its first input (netx README, "Timing").
+        Provenance attributes: file ``ckd_format``, ``pool_mode``, ``dt``, ``source``; per layer
+        ``name``, ``kind``, ``nir_nodes`` (JSON), ``scale``."""
+        lava_in = tuple(reversed(self.input_shape))
+        blocks: list[LayerSpec] = []
+        if input_neuron:
+            blocks.append(LayerSpec(0, "input", lava_in, replace(PASS_THROUGH_NEURON)))
+        idx = 1
+        for layer in self.layers:
+            if layer.flatten_before:
+                idx += 1
+            attrs = {"name": layer.name, "kind": layer.kind, "nir_nodes": json.dumps(layer.nir_nodes),
+                     "scale": float(layer.quant.scale)}
+            blocks.append(replace(layer.netx, file_index=idx, attrs=attrs))
+            idx += 1
+        first = blocks[0]
+        return NetxNetwork(
+            path="", layers=blocks, input_neuron=input_neuron,
+            input_shape=first.shape if input_neuron else tuple(first.in_shape),
+            declared_input_shape=lava_in,
+            attrs={"ckd_format": FORMAT, "pool_mode": self.pool_mode, "dt": float(self.dt),
+                   "source": str(source)})

@@ -1,7 +1,7 @@
 """Static (before any run) part of the deploy report: per-layer quantisation and placement.
 
 Per layer (keys of the raw-results contract, ``hardware/report/build.py``): ``name``, ``kind``
-(``conv`` | ``pool`` | ``dense``), shapes, kernel/stride/padding/groups, ``neurons``, ``synapses``
+(``conv`` | ``pool`` | ``dense``), shapes, kernel/stride/padding/dilation/groups, ``neurons``, ``synapses``
 (connections, :mod:`ckd_toolchain.hardware.core_allocation`), ``weight_exponent`` (the exponent netx's
 ``optimize_weight_bits`` derives from the stored integers), ``quant_error_rms``/``quant_error_max``
 (float weight − dequantised weight ``W/s``, in float weight units), ``saturated`` (weights and
@@ -12,7 +12,7 @@ cores, chips, limits and their citation, timing scheme and input handling.
 from __future__ import annotations
 
 from ckd_toolchain.hardware.core_allocation import allocate, synapse_count
-from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork
+from ckd_toolchain.hardware.loihi_layer import MappedNetwork
 
 TIMING_NOTE = (
     "every netx layer adds one step of synaptic delay; the .net has a pass-through input neuron "
@@ -33,6 +33,7 @@ def layer_entries(net: MappedNetwork, alloc: dict | None = None) -> list[dict]:
             "kernel": list(layer.kernel) if conv else None,
             "stride": list(layer.stride) if conv else None,
             "padding": list(layer.padding) if conv else None,
+            "dilation": list(layer.dilation) if conv else None,
             "groups": int(layer.groups), "neurons": int(layer.neurons),
             "synapses": int(synapse_count(layer)),
             "weight_exponent": int(q.netx_weight_exponent),

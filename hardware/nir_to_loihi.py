@@ -1,6 +1,9 @@
 """NIR graph → list of Loihi 2 fixed-point netx layers (:class:`ckd_toolchain.hardware.loihi_layer.LoihiLayer`).
 
-Accepted graphs: one chain ``Input → … → Output`` (netx networks are sequential) built of
+The graph is walked as a DAG in the float interpreter's evaluation order
+(:func:`graph_walk`, :func:`ckd_toolchain.nir_graph.topological_order`), each node reading the
+output shape of its predecessor. Accepted graphs: one chain ``Input → … → Output`` (netx networks
+are sequential; a chain is the special case of a DAG the walk accepts today) built of
 
 * synapses: ``Conv2d`` (stride, padding, dilation, groups, bias), ``Affine``, ``Linear``;
 * neurons after each synapse: ``LIF``, ``IF``, ``CubaLIF`` (forward Euler with ``dt``, the
@@ -31,16 +34,18 @@ neuron between them, nodes of other types.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import nir
 import numpy as np
 
 from ckd_toolchain.errors import InputError
+from ckd_toolchain.geometry import conv_output_hw, pair
 from ckd_toolchain.loihi2.constants import DECAY_UNITY, STATE_SHIFT, UV_MAX
 from ckd_toolchain.loihi2.quantization import decay_from_beta, quantize_synapse, beta_from_decay
-from ckd_toolchain.hardware.loihi_layer import LoihiLayer
+from ckd_toolchain.hardware.loihi_layer import LoihiLayer, MappedNetwork
 from ckd_toolchain.hardware import pool_as_conv as pac
+from ckd_toolchain.netx.model import LayerSpec, NeuronSpec
+from ckd_toolchain.nir_graph import topological_order
 
 POOL_MODES = ("conv", "thermometer", "fold")
 NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF)
@@ -48,58 +53,42 @@ SYNAPSE_TYPES = (nir.Conv2d, nir.Affine, nir.Linear)
 PASS_TYPES = (nir.AvgPool2d, nir.SumPool2d, nir.Scale, nir.Flatten)
 
 
-@dataclass
-class MappedNetwork:
-    layers: list[LoihiLayer]
-    input_shape: tuple[int, ...]
-    dt: float
-    pool_mode: str
-    metadata: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+def graph_walk(graph: nir.NIRGraph, where=None) -> tuple[list[str], dict[str, list[str]]]:
+    """The NIR graph as a DAG: node names in evaluation order (:func:`ckd_toolchain.nir_graph.topological_order`,
+    the float interpreter's order) and each node's predecessors, starting at the one Input node.
 
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        return self.layers[-1].out_shape
-
-
-def _pair(v) -> tuple[int, int]:
-    a = np.atleast_1d(np.asarray(v)).astype(np.int64).ravel()
-    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
-
-
-def linear_chain(graph: nir.NIRGraph, where=None) -> list[str]:
-    """Node names from the Input to the Output; raises InputError if the graph is not one chain."""
+    The mapper's restrictions are checked here, node by node in that order (one-line
+    ``InputError`` naming the node): one Input; no node with several inputs (a residual sum) or
+    several outputs (a branch); every node on the way from the Input to an Output.
+    netx networks are sequential, so what passes is a chain: the walk is then the chain's order."""
+    order = topological_order(graph, where)   # unknown nodes in edges, cycles
     nodes = graph.nodes
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
     pred: dict[str, list[str]] = {n: [] for n in nodes}
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
     for src, dst in graph.edges:
-        for end in (src, dst):
-            if end not in nodes:
-                raise InputError(where, f"edge ({src!r}, {dst!r}) names a node {end!r} that is not in the graph")
         succ[src].append(dst)
         pred[dst].append(src)
     inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input)]
     if len(inputs) != 1:
         raise InputError(where, f"the mapper needs exactly one Input node, found {len(inputs)}")
-    chain, cur, seen = [], inputs[0], set()
-    while True:
-        if cur in seen:
-            raise InputError(where, f"node {cur!r}: the graph has a cycle (recurrent graphs cannot be mapped to netx)")
-        seen.add(cur)
-        chain.append(cur)
-        if len(pred[cur]) > 1:
-            raise InputError(where, f"node {cur!r} ({type(nodes[cur]).__name__}) has {len(pred[cur])} incoming edges: "
+    reached = {inputs[0]}
+    for name in order:
+        node = nodes[name]
+        if name not in reached:
+            continue
+        if len(pred[name]) > 1:
+            raise InputError(where, f"node {name!r} ({type(node).__name__}) has {len(pred[name])} incoming edges: "
                                     "branches/residual sums cannot be mapped (netx layers form a single chain)")
-        if isinstance(nodes[cur], nir.Output):
-            break
-        if len(succ[cur]) != 1:
-            raise InputError(where, f"node {cur!r} ({type(nodes[cur]).__name__}) has {len(succ[cur])} outgoing edges: "
+        if isinstance(node, nir.Output):
+            continue   # what follows an Output is not reached: reported below
+        if len(succ[name]) != 1:
+            raise InputError(where, f"node {name!r} ({type(node).__name__}) has {len(succ[name])} outgoing edges: "
                                     "netx layers form a single chain from Input to Output")
-        cur = succ[cur][0]
-    extra = set(nodes) - seen
+        reached.update(succ[name])
+    extra = [n for n in order if n not in reached]
     if extra:
         raise InputError(where, f"nodes {sorted(extra)} are not on the Input→Output chain")
-    return chain
+    return order, pred
 
 
 def _input_shape(graph: nir.NIRGraph, name: str, where) -> tuple[int, ...]:
@@ -131,10 +120,6 @@ class _Syn:
         self.notes: list[str] = []
 
 
-def _conv_out(hw, k, s, p, d):
-    return tuple((int(hw[i]) + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))
-
-
 def _conv_syn(name, node: nir.Conv2d, shape, where) -> _Syn:
     if len(shape) != 3:
         raise InputError(where, f"node {name!r} (Conv2d) needs a (C, H, W) input, got {shape}")
@@ -143,7 +128,7 @@ def _conv_syn(name, node: nir.Conv2d, shape, where) -> _Syn:
         raise InputError(where, f"node {name!r} (Conv2d): weight must be 4-D (O, I/g, kh, kw), got {w.shape}")
     groups = int(np.asarray(node.groups).ravel()[0]) if node.groups is not None else 1
     k = (w.shape[2], w.shape[3])
-    s, d = _pair(node.stride), _pair(node.dilation)
+    s, d = pair(node.stride), pair(node.dilation)
     if isinstance(node.padding, str):
         if node.padding == "valid":
             p = (0, 0)
@@ -152,11 +137,11 @@ def _conv_syn(name, node: nir.Conv2d, shape, where) -> _Syn:
         else:
             raise InputError(where, f"node {name!r} (Conv2d): padding {node.padding!r} cannot be expressed as symmetric netx padding")
     else:
-        p = _pair(node.padding)
+        p = pair(node.padding)
     if shape[0] != w.shape[1] * groups or w.shape[0] % groups:
         raise InputError(where, f"node {name!r} (Conv2d): weight {w.shape} with groups={groups} does not fit "
                                 f"{shape[0]} input channels")
-    out_hw = _conv_out(shape[1:], k, s, p, d)
+    out_hw = conv_output_hw(shape[1:], k, s, p, d)
     if min(out_hw) <= 0:
         raise InputError(where, f"node {name!r} (Conv2d): output would be empty for input {shape}")
     bias = None
@@ -328,14 +313,19 @@ def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
 
 def _make_layer(syn: _Syn, name, w, b, thr, beta_u, beta_v, i_decay, v_decay, q, kind=None) -> LoihiLayer:
     conv = syn.kind == "conv"
+    block = LayerSpec(
+        file_index=-1, kind=syn.kind, shape=tuple(reversed(syn.out_shape)),
+        neuron=NeuronSpec("CUBA", vth=int(q.vth_mant), i_decay=int(i_decay), v_decay=int(v_decay)),
+        bias=q.bias, weight=q.weight,
+        in_shape=tuple(reversed(syn.in_shape)) if conv else (int(np.prod(syn.in_shape)),),
+        flatten_input=syn.flatten_before)
+    if conv:
+        block.stride, block.padding = tuple(syn.stride), tuple(syn.padding)
+        block.dilation, block.groups = tuple(syn.dilation), int(syn.groups)
     layer = LoihiLayer(
         name=name, kind=kind or syn.kind, nir_nodes=syn.names + ([name] if name not in syn.names else []),
-        in_shape=syn.in_shape, out_shape=syn.out_shape, weight_float=w, bias_float=b,
-        threshold_float=thr, beta_u=beta_u, beta_v=beta_v, i_decay=i_decay, v_decay=v_decay, quant=q,
-        kernel=(int(w.shape[2]), int(w.shape[3])) if conv else None,
-        stride=tuple(syn.stride) if conv else None, padding=tuple(syn.padding) if conv else None,
-        dilation=tuple(syn.dilation) if conv else None, groups=int(syn.groups) if conv else 1,
-        flatten_before=syn.flatten_before, notes=list(syn.notes))
+        in_shape=syn.in_shape, netx=block, quant=q, weight_float=w, bias_float=b,
+        threshold_float=thr, beta_u=beta_u, beta_v=beta_v, notes=list(syn.notes))
     return layer
 
 
@@ -343,8 +333,8 @@ def _pool_geometry(name, node, shape, where):
     """Kernel, stride, padding, channels and output (H, W) of a pool node on a (C, H, W) input."""
     if len(shape) != 3:
         raise InputError(where, f"node {name!r} ({type(node).__name__}) needs a (C, H, W) input, got {shape}")
-    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
-    out_hw = tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
+    k, s, p = pair(node.kernel_size), pair(node.stride), pair(node.padding)
+    out_hw = conv_output_hw(shape[1:], k, s, p)
     if min(out_hw) <= 0:
         raise InputError(where, f"node {name!r}: pooling output would be empty for input {shape}")
     return k, s, p, shape[0], out_hw
@@ -388,16 +378,20 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
     meta = dict(getattr(graph, "metadata", None) or {})
     if dt is None and "dt" in meta:
         dt = float(np.asarray(meta["dt"]).ravel()[0])
-    chain = linear_chain(graph, where)
-    shape = _input_shape(graph, chain[0], where)
-    input_shape = shape
+    order, pred = graph_walk(graph, where)
+    input_shape = _input_shape(graph, order[0], where)
+    shapes = {order[0]: input_shape}   # each node's output shape (NIR side), for its successors
     layers: list[LoihiLayer] = []
     pending: list = []
     syn: _Syn | None = None
     notes: list[str] = []
-    for name in chain[1:-1]:
+    for name in order[1:]:
         node = graph.nodes[name]
         t = type(node).__name__
+        shape = shapes[pred[name][0]]
+        if isinstance(node, nir.Output):
+            shapes[name] = shape
+            continue
         if isinstance(node, SYNAPSE_TYPES):
             if syn is not None:
                 raise InputError(where, f"node {name!r} ({t}) follows the synapse {syn.names[-1]!r} without a neuron "
@@ -424,7 +418,7 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
                         raise InputError(where, f"node {name!r} ({t}): two pools without a synapse between them "
                                                 "cannot be mapped with --pool-mode thermometer")
                     layers.append(_thermometer_pool_layer(name, node, shape, where))
-                    n = int(np.prod(_pair(node.kernel_size)))
+                    n = int(np.prod(pair(node.kernel_size)))
                     logical = (shape[0], *layers[-1].out_shape[1:])
                     factor = 1.0 if isinstance(node, nir.SumPool2d) else 1.0 / n
                     pending.append(("thermo", name, n, factor, logical, layers[-1].out_shape))
@@ -433,13 +427,13 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
                     layers.append(_pool_layer(name, node, shape, where))
                     shape = layers[-1].out_shape
                     if isinstance(node, nir.SumPool2d):
-                        k = _pair(node.kernel_size)
+                        k = pair(node.kernel_size)
                         pending.append(("scale", name + ":sum", np.array(float(k[0] * k[1])), shape))
                 else:
                     if len(shape) != 3:
                         raise InputError(where, f"node {name!r} ({t}) needs a (C, H, W) input, got {shape}")
-                    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
-                    post = (shape[0],) + tuple(pac.pool_out_size(shape[1 + i], k[i], s[i], p[i]) for i in range(2))
+                    k, s, p = pair(node.kernel_size), pair(node.stride), pair(node.padding)
+                    post = (shape[0], *conv_output_hw(shape[1:], k, s, p))
                     pending.append(("pool", name, k, s, p, isinstance(node, nir.SumPool2d), shape, post))
                     shape = post
             elif isinstance(node, nir.Scale):
@@ -455,6 +449,7 @@ def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | N
         else:
             raise InputError(where, f"node {name!r} of type {t} is not supported by the Loihi mapper (supported: "
                                     "Conv2d, Affine, Linear, LIF, IF, CubaLIF, AvgPool2d, SumPool2d, Scale, Flatten)")
+        shapes[name] = shape
     if pending:
         raise InputError(where, f"node {pending[-1][1]!r}: pooling/scale/flatten after the last layer cannot be mapped")
     if syn is not None:   # read-out layer

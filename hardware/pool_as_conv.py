@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ckd_toolchain.geometry import conv_output_size
 from ckd_toolchain.loihi2.constants import DECAY_UNITY
 
 POOL_WEIGHT = 2   # stored integer weight of each pool synapse ("round half up" rule above)
@@ -98,10 +99,6 @@ def pool_conv_weight(channels: int, kernel: tuple[int, int]) -> np.ndarray:
     return np.full((channels, 1, int(kernel[0]), int(kernel[1])), 1.0 / area)
 
 
-def pool_out_size(size: int, k: int, s: int, p: int) -> int:
-    return (size + 2 * p - k) // s + 1
-
-
 def fold_pool_into_conv(weight: np.ndarray, stride, padding, dilation, pool_stride,
                         pooled_hw, in_hw) -> tuple[np.ndarray, tuple, tuple]:
     """Fold an average pool (kernel = stride = ``pool_stride``, no padding) into the conv after it.
@@ -122,8 +119,8 @@ def fold_pool_into_conv(weight: np.ndarray, stride, padding, dilation, pool_stri
         if hin % s and int(p) > 0:
             raise ValueError(f"map size {hin} is not a multiple of the pool stride {s}: with padding "
                              "the folded convolution would read the rows the pool drops")
-        out_pooled = (hp + 2 * int(p) - k) // int(c) + 1
-        out_fold = (hin + 2 * int(p) * s - k * s) // (int(c) * s) + 1
+        out_pooled = conv_output_size(hp, k, int(c), int(p))
+        out_fold = conv_output_size(hin, k * s, int(c) * s, int(p) * s)
         if out_pooled != out_fold:
             raise ValueError("folded convolution would change the output size")
     return new_w, new_stride, new_pad

@@ -41,18 +41,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ckd_toolchain.geometry import pair
 from ckd_toolchain.simulators.neuron_float import fire, leaky_integrate
 
 
 def _t(a: Any, dtype: torch.dtype) -> torch.Tensor:
     return torch.as_tensor(np.array(a, dtype=np.float64), dtype=dtype)  # a copy: h5py arrays are read-only
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    a = np.asarray(v).reshape(-1)
-    if a.size == 1:
-        return (int(a[0]), int(a[0]))
-    return (int(a[0]), int(a[1]))
 
 
 def _padding(v: Any, ndim: int):
@@ -97,7 +91,7 @@ class ConvNode(SeqNode):
         bias = node.bias if node.bias is not None else np.zeros(node.weight.shape[0])
         self.register_buffer("bias", _t(np.broadcast_to(np.asarray(bias), (node.weight.shape[0],)), dtype))
         if self.ndim == 2:
-            self.stride, self.dilation = _pair(node.stride), _pair(node.dilation)
+            self.stride, self.dilation = pair(node.stride), pair(node.dilation)
         else:
             self.stride, self.dilation = int(np.asarray(node.stride).reshape(-1)[0]), int(
                 np.asarray(node.dilation).reshape(-1)[0])
@@ -162,9 +156,9 @@ class PoolNode(SeqNode):
 
     def __init__(self, node):
         super().__init__()
-        self.kernel = _pair(node.kernel_size)
-        self.stride = _pair(node.stride)
-        self.padding = _pair(node.padding)
+        self.kernel = pair(node.kernel_size)
+        self.stride = pair(node.stride)
+        self.padding = pair(node.padding)
         self.sum = isinstance(node, nir.SumPool2d)
 
     def frame(self, x):

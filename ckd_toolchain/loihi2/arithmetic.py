@@ -43,7 +43,7 @@ Two forms of the same step:
 * torch (:func:`decay`, :func:`lif_step`, :class:`LifKernel`, :func:`wrap_int32`,
   :func:`lava_wrap24`, :func:`effective_bias`): int64 tensors holding the int32 Lava values,
   with the int32 wrap emulated; the fast simulator (``ckd_toolchain.simulators.loihi``).
-  ``tests/test_loihi2_arithmetic.py`` checks the two forms against each other.
+  ``tests/core/test_loihi2_arithmetic.py`` checks the two forms against each other.
 """
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ class LifKernel:
     Holds ``u``, ``v`` and scratch buffers of one layer (int64, shape [B, *neurons]); every
     step writes into them with ``out=`` / in-place ops, so no multi-megabyte temporaries are
     allocated per step. Falls back to :func:`lif_step` when the int32 wrap emulation is needed.
-    Equality with :func:`lif_step` is tested in ``tests/test_loihi_fixed_point.py``.
+    Equality with :func:`lif_step` is tested in ``tests/core/test_loihi2_traces.py``.
     """
 
     def __init__(self, shape, device, bias_eff, vth: int, i_decay: int, v_decay: int):

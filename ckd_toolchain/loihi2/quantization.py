@@ -146,7 +146,7 @@ def on_loihi_grid(weight: np.ndarray, bias: np.ndarray | None, threshold: float 
     grid weights hit it exactly quite often; with the half-unit margin float rounding (~1e-7 of
     ``v``) cannot turn such a tie into a spike. ``quantize_synapse`` maps ``(w_grid/n, b_grid, θ)``
     back to the same ``W``, bias and ``vThMant`` (its scale becomes ``s/c``), so the mapped
-    layer's quantisation error is 0 up to float rounding (``tests/test_fixed_point_training.py``)."""
+    layer's quantisation error is 0 up to float rounding (``tests/ckd_train/test_fixed_point_training.py``)."""
     n = int(pool_window)
     if n < 1:
         raise ValueError(f"pool window {pool_window} must be >= 1")

@@ -26,8 +26,8 @@ inf`` (so ``scale = -128/m``), and a negative ``scale_bits`` (excitatory ``M > 5
 ``m < -512``, only reachable from a hand-written file) goes through ``np.left_shift`` with a
 negative count as in Lava, which numpy defines as 0. Differences from the original: the warnings
 Lava prints on clipping are dropped, and an all-zero matrix (on which netx crashes taking
-``log2`` of infinity) raises :class:`ValueError`. ``tests/test_mapping_fixed_point.py`` and
-``tests/test_loihi2_weight_bits.py`` compare it with the original.
+``log2`` of infinity) raises :class:`ValueError`. ``tests/hardware/test_mapping_fixed_point.py`` and
+``tests/core/test_loihi2_weight_bits.py`` compare it with the original.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ own SLAYER blocks train through quantised weights for the same reason (``pre_hoo
 :func:`bake_fixed_point` writes those grid values into the student's parameters (BN becomes
 ``y + b``: γ = 1, μ = 0, σ² = 1, ε = 0), so the exported NIR/ONNX graph is the network that was
 trained and evaluated, and the Loihi mapping of it has no rounding error left
-(``tests/test_fixed_point_training.py``). Only VGG-style students (Conv2d + BatchNorm2d + LIF,
+(``tests/ckd_train/test_fixed_point_training.py``). Only VGG-style students (Conv2d + BatchNorm2d + LIF,
 AvgPool2d, Flatten) can be deployed to netx, so only those are supported.
 """
 from __future__ import annotations

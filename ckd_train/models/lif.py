@@ -18,7 +18,7 @@ V_th' = 0.5, decay_input=True, hard reset to 0)::
 Substituting ``U = 2 H`` gives ``U[t] = 0.5 * U[t-1] + X[t]`` and the spike condition
 ``U[t] >= 1``; hard reset ``H = 0`` is ``U = 0``. So both produce the same spikes for the same
 input (up to the measure-zero case ``U == V_th`` exactly) with ``U = 2 H``
-(``tests/test_models_lif.py::test_equivalent_to_tau2_vth05``).
+(``tests/ckd_train/test_models_lif.py::test_equivalent_to_tau2_vth05``).
 
 Surrogate gradient: triangle of half-width ``1/alpha``, ``alpha = 2`` (:mod:`.surrogate`).
 
@@ -98,7 +98,7 @@ class _FusedLIF(torch.autograd.Function):
     ``with_mem=True`` also returns the membrane ``U`` (differentiable, for the CKA alignment).
     Bit-identical spikes and input gradients to autograd through :func:`lif_step` without
     ``with_mem`` (with it, the three-term sum above is added in a different order: equal to
-    rounding); ``tests/test_models_lif.py``.
+    rounding); ``tests/ckd_train/test_models_lif.py``.
     """
 
     @staticmethod

@@ -14,7 +14,7 @@ forward 1.1-4.9x and conv+BN forward+backward 1.2-2.3x faster per layer than NCH
 ``T*B = 96`` was 3.6x slower than six ``B = 16`` convs). Conv/BN/pool/LIF keep that layout; the
 ``per_step_channels_last`` row of ``benchmarks/bench_train.py`` shows the layout's share. Values are
 the same up to float rounding of the convolution's summation order. In eval mode the frames stay NCHW, so inference is
-bit-identical to the per-step loop (``tests/test_models_nets.py``) and to earlier versions.
+bit-identical to the per-step loop (``tests/ckd_train/test_models_nets.py``) and to earlier versions.
 
 ``fixed_point = True`` (set by the trainer for ``train.fixed_point_epochs``) runs the deployed path
 (``features`` + ``head_dvs``) with BN folded and Loihi 2 integer weights

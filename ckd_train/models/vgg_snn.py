@@ -10,6 +10,7 @@ from torch import nn
 
 from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
 from ckd_toolchain.ckd_train.models.student import SpikingStudent, scaled
+from ckd_toolchain.geometry import conv_output_size
 
 VGG_PLAN = (64, 128, "AP", 256, 256, "AP", 512, 512, "AP", 512, 512, "AP")
 
@@ -22,7 +23,7 @@ def build_vgg_snn(num_classes: int, in_channels: int = 2, input_size: int = 48, 
     for item in VGG_PLAN:
         if item == "AP":
             layers.append(nn.AvgPool2d(2))
-            size //= 2
+            size = conv_output_size(size, 2, 2)
         else:
             c_out = scaled(item, width)
             layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),

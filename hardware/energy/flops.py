@@ -17,7 +17,7 @@ check: ResNet-18 at 224x224 is about 1.82 GMACs.
 :func:`resnet_cost` gives the same totals for the ANN teacher (torchvision's ResNets, as built by
 ``ckd_train.models.build_teacher``) from its architecture description alone, with no model built:
 the report stage counts the teacher's FLOPs without the training package
-(``tests/test_teacher_flops.py`` checks it against :func:`count_module` on the built teacher).
+(``tests/hardware/test_teacher_flops.py`` checks it against :func:`count_module` on the built teacher).
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ckd_toolchain.geometry import pair
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU, nn.Hardtanh)
 
@@ -39,14 +41,10 @@ class LayerFlops:
     flops: float
 
 
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
 def layer_cost(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """(MACs, FLOPs) of one call of ``m`` mapping ``x`` to ``y`` (whole batch)."""
     if isinstance(m, nn.Conv2d):
-        kh, kw = _pair(m.kernel_size)
+        kh, kw = pair(m.kernel_size)
         macs = y.numel() * (m.in_channels // m.groups) * kh * kw
         return float(macs), float(2 * macs + (y.numel() if m.bias is not None else 0))
     if isinstance(m, nn.Linear):
@@ -55,12 +53,12 @@ def layer_cost(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, f
     if isinstance(m, nn.modules.batchnorm._BatchNorm):
         return 0.0, float(2 * y.numel())
     if isinstance(m, nn.AvgPool2d):
-        kh, kw = _pair(m.kernel_size)
+        kh, kw = pair(m.kernel_size)
         return 0.0, float(y.numel() * kh * kw)
     if isinstance(m, nn.AdaptiveAvgPool2d):
         return 0.0, float(x.numel() + y.numel())
     if isinstance(m, nn.MaxPool2d):
-        kh, kw = _pair(m.kernel_size)
+        kh, kw = pair(m.kernel_size)
         return 0.0, float(y.numel() * (kh * kw - 1))
     if isinstance(m, ACTIVATIONS):
         return 0.0, float(y.numel())

@@ -3,14 +3,16 @@
 Layer records are the ``layers`` entries of the deploy run's raw results (see
 :func:`ckd_toolchain.hardware.report.build.write_deploy_report`). Shapes of conv/pool layers are ``[C, H, W]``
 (NIR/PyTorch order); a record in Lava's ``[X, Y, F]`` order is recognised because only one of the
-two readings satisfies the convolution size rule ``H_out = floor((H + 2p - k) / s) + 1``.
+two readings satisfies the convolution size rule ``H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1``
+(:func:`ckd_toolchain.geometry.conv_output_size`; ``d`` = the record's ``dilation``, default 1).
 
 Counts, per inference (one sample of ``T`` time steps):
 
 - spikes: emitted by the layer's neurons (simulator count).
 - synaptic ops (SOPs): ``sum_i s_i * fanout_i`` over the layer's presynaptic neurons ``i`` with
   ``s_i`` their spikes; :func:`fanout` gives the exact out-degree (border pixels of a padded conv
-  reach fewer outputs). When only the total of input spikes is known the mean fan-out is used
+  reach fewer outputs; dilation and groups applied), :func:`ckd_toolchain.geometry.conv_fan_out`,
+  the same count the Loihi core allocation uses. When only the total of input spikes is known the mean fan-out is used
   (``synapses / presynaptic neurons``) and the count is marked *estimated*.
 - neuron updates: ``neurons x T`` (every compartment is updated every step on Loihi).
 - spike messages: each input spike is sent once to every core holding the layer (we do not know
@@ -25,11 +27,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ckd_toolchain.errors import InputError
+from ckd_toolchain.geometry import conv_fan_out, conv_output_hw, pair
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Geometry:
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     groups: int = 1
+    dilation: tuple[int, int] = (1, 1)
 
     @property
     def in_neurons(self) -> int:
@@ -55,21 +59,6 @@ class Geometry:
     @property
     def out_neurons(self) -> int:
         return self.c_out * self.h_out * self.w_out
-
-
-def _pair(v: Any, default: int) -> tuple[int, int]:
-    if v is None:
-        return (default, default)
-    if isinstance(v, (int, np.integer)):
-        return (int(v), int(v))
-    v = list(v)
-    if len(v) == 1:
-        return (int(v[0]), int(v[0]))
-    return (int(v[0]), int(v[1]))
-
-
-def _out_size(n: int, k: int, s: int, p: int) -> int:
-    return (n + 2 * p - k) // s + 1
 
 
 def geometry(layer: dict) -> Geometry:
@@ -87,47 +76,34 @@ def geometry(layer: dict) -> Geometry:
         raise InputError(None, f"layer {name}: unknown kind {kind!r} (conv, pool, dense)")
     if len(in_shape) != 3 or len(out_shape) != 3:
         raise InputError(None, f"layer {name}: a {kind} layer needs 3-d in/out shapes, got {in_shape} -> {out_shape}")
-    k = _pair(layer.get("kernel"), 1)
-    s = _pair(layer.get("stride"), k[0] if kind == "pool" and layer.get("stride") is None else 1)
-    p = _pair(layer.get("padding"), 0)
+    k = pair(layer.get("kernel"), 1)
+    s = pair(layer.get("stride"), k[0] if kind == "pool" and layer.get("stride") is None else 1)
+    p = pair(layer.get("padding"), 0)
+    d = pair(layer.get("dilation"), 1) if kind == "conv" else (1, 1)
     groups = int(layer.get("groups") or 1)
     readings = (
         ("chw", (in_shape[0], in_shape[1], in_shape[2]), (out_shape[0], out_shape[1], out_shape[2])),
         ("xyf", (in_shape[2], in_shape[1], in_shape[0]), (out_shape[2], out_shape[1], out_shape[0])),
     )
     for _, (ci, hi, wi), (co, ho, wo) in readings:
-        if _out_size(hi, k[0], s[0], p[0]) == ho and _out_size(wi, k[1], s[1], p[1]) == wo:
+        if conv_output_hw((hi, wi), k, s, p, d) == (ho, wo):
             if kind == "pool" and co % ci:   # co = ci (one neuron per window) or n·ci (thermometer pool)
                 continue
             if kind == "conv" and (ci % groups or co % groups):
                 continue
             if kind == "pool":
                 groups = ci
-            return Geometry(kind, ci, hi, wi, co, ho, wo, k, s, p, groups)
+            return Geometry(kind, ci, hi, wi, co, ho, wo, k, s, p, groups, d)
     raise InputError(None, f"layer {name}: shapes {in_shape} -> {out_shape} do not fit kernel {list(k)}, "
-                           f"stride {list(s)}, padding {list(p)}")
-
-
-def _axis_fanout(n_in: int, n_out: int, k: int, s: int, p: int) -> np.ndarray:
-    """``f[y]`` = number of (output row, kernel row) pairs that read input row ``y``."""
-    f = np.zeros(n_in, dtype=np.int64)
-    for o in range(n_out):
-        for kk in range(k):
-            y = o * s - p + kk
-            if 0 <= y < n_in:
-                f[y] += 1
-    return f
+                           f"stride {list(s)}, padding {list(p)}" + (f", dilation {list(d)}" if d != (1, 1) else ""))
 
 
 def fanout(geom: Geometry) -> np.ndarray:
     """Exact out-degree of every presynaptic neuron, shape ``[C_in, H_in, W_in]``."""
     if geom.kind == "dense":
         return np.full((geom.c_in, 1, 1), geom.c_out, dtype=np.int64)
-    fy = _axis_fanout(geom.h_in, geom.h_out, geom.kernel[0], geom.stride[0], geom.padding[0])
-    fx = _axis_fanout(geom.w_in, geom.w_out, geom.kernel[1], geom.stride[1], geom.padding[1])
-    per_channel_out = geom.c_out // geom.groups
-    plane = np.outer(fy, fx) * per_channel_out
-    return np.broadcast_to(plane, (geom.c_in, geom.h_in, geom.w_in)).astype(np.int64)
+    return conv_fan_out((geom.c_in, geom.h_in, geom.w_in), (geom.c_out, geom.h_out, geom.w_out),
+                        geom.kernel, geom.stride, geom.padding, geom.dilation, geom.groups)
 
 
 def synapse_count(geom: Geometry) -> int:

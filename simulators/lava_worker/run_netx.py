@@ -3,6 +3,13 @@
 Runs INSIDE the Lava env (Python 3.10, lava-nc 0.10, lava-dl 0.6); imports only numpy and lava.
 Usage: ``python run_netx.py REQUEST.npz RESULT.npz``.
 
+It deliberately does not use :mod:`ckd_toolchain.netx` (the format's home, whose reader the fast
+simulator uses): this run is the independent reference the reader and the fast simulator are
+checked against, so the file reaches Lava only through lava-dl's own ``netx.hdf5.Network``, and
+block order, reset phase and input handling are lava-dl's. (The project is also not installed
+in the Lava env; the worker is started as a script with ``PYTHONPATH`` cleared.) See
+``ckd_toolchain/netx/README.md``.
+
 REQUEST.npz: ``net`` (str path), ``num_steps`` (int), ``reset_interval`` (int, 0 = none),
 ``record`` (str, e.g. "s,u,v"), ``input_neuron`` (0/1: the first block is an input LIF layer),
 optional ``input_spikes`` ``[B, *input_shape, T_in]`` and ``input_bias`` ``[B, *shape0]``

@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.simulators.loihi.netx_file import NetxNetwork, load_netx
+from ckd_toolchain.netx import NetxNetwork, load_netx
 
 SIMS = ("fast", "lava")
 VARS = ("s", "u", "v")

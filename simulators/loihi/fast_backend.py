@@ -26,7 +26,7 @@ import torch
 
 from ckd_toolchain.loihi2 import arithmetic as fp
 from ckd_toolchain.loihi2.constants import DECAY_UNITY, STATE_SHIFT, UV_WRAP
-from ckd_toolchain.simulators.loihi.netx_file import LayerSpec, NetxNetwork
+from ckd_toolchain.netx import LayerSpec, NetxNetwork
 from ckd_toolchain.simulators.loihi.synapses import ConvSynapse, DenseSynapse
 
 WRAP_FREE_INPUT = 1 << 24  # |a| below this: no int32 intermediate can overflow (see lif_step)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ckd_toolchain.simulators.lava_env import run_in_lava_env
-from ckd_toolchain.simulators.loihi.netx_file import NetxNetwork
+from ckd_toolchain.netx import NetxNetwork
 
 WORKER = Path(__file__).resolve().parents[1] / "lava_worker" / "run_netx.py"
 

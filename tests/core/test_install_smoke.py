@@ -43,6 +43,8 @@ def test_every_package_is_listed_in_pyproject():
             "ckd_toolchain.simulators": "simulators"}
     assert cfg["package-dir"] == dirs
     found = {"ckd_toolchain"}
+    for init in (repo / "ckd_toolchain").rglob("__init__.py"):   # sub-packages of the shared layer
+        found.add(".".join(init.parent.relative_to(repo).parts))
     for stage in ("ckd_train", "export", "hardware", "simulators"):
         for init in (repo / stage).rglob("__init__.py"):
             rel = init.parent.relative_to(repo).parts

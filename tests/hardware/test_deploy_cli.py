@@ -84,7 +84,7 @@ def test_bad_input_shape_and_usage_errors(demo_files, capsys):
 
 
 def test_net_file_dispatches_to_simulator_cli(demo_files):
-    from ckd_toolchain.hardware.netx_writer import write_netx
+    from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
 
     g, x, d = demo_files
     net = map_graph(g)

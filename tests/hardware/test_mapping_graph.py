@@ -160,7 +160,7 @@ def test_fast_loihi_equals_quantized_layer_model(tmp_path, pool_mode):
     """With the input neuron + reset_interval = T + L, the fixed-point run equals the dequantised
     float model of the mapped layers with the FLOAT timing (no transient, window [L, L+T))."""
     from ckd_toolchain.hardware.loihi_inference import run_loihi_batch
-    from ckd_toolchain.hardware.netx_writer import write_netx
+    from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
 
     net = map_graph(mg.demo_like(seed=3), pool_mode=pool_mode)
     path = str(tmp_path / "m.net")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mapping_graphs as mg
-from ckd_toolchain.hardware.netx_writer import write_netx
+from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
 from ckd_toolchain.simulators.loihi import run_netx, torch_order_to_lava
 

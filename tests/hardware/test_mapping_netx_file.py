@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mapping_graphs as mg
-from ckd_toolchain.hardware.netx_writer import write_netx
+from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
 from ckd_toolchain.hardware.nir_to_loihi import map_graph
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,7 +44,7 @@ def test_schema_matches_lava_dl_exporter(tmp_path, netx_fixtures):
 
 
 def test_reader_sees_the_mapped_values(tmp_path):
-    from ckd_toolchain.simulators.loihi.netx_file import load_netx
+    from ckd_toolchain.netx import load_netx
 
     net = map_graph(mg.demo_like(), pool_mode="conv")
     path = tmp_path / "m.net"
@@ -65,7 +65,7 @@ def test_reader_sees_the_mapped_values(tmp_path):
 
 def test_failed_write_leaves_nothing(tmp_path):
     net = map_graph(mg.demo_like(), pool_mode="conv")
-    net.layers[0].kernel = None      # breaks the writer half-way
+    net.layers[0].netx.stride = None      # breaks the writer half-way (the file layer the mapper holds)
     with pytest.raises(TypeError):
         write_netx(net, tmp_path / "m.net")
     assert list(tmp_path.iterdir()) == []

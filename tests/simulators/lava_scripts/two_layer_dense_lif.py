@@ -1,6 +1,6 @@
 """Run a 2-layer Dense+LIF network in genuine Lava (fixed point) and print its traces as JSON.
 
-Executed by tests/test_lava_env.py with the Lava env's Python 3.10 interpreter (never imported by
+Executed by tests/simulators/test_lava_env.py with the Lava env's Python 3.10 interpreter (never imported by
 the main env). Network: RingBuffer source (2 spike inputs) -> Dense(W1) -> LIF(2) -> Dense(W2) ->
 LIF(1), run with ``Loihi2SimCfg(select_tag='fixed_pt')`` (PyLifModelBitAcc, PyDenseModelBitAcc).
 Parameters come as a JSON argument so the test owns every number it checks.

@@ -1,110 +1,52 @@
-"""Reading and validating a lava-dl netx ``.net`` (HDF5) file into plain dataclasses.
+"""Reading and validating a lava-dl netx ``.net`` (HDF5) file into :mod:`ckd_toolchain.netx.model`.
 
-Format (lava-dl 0.6 ``lava/lib/dl/netx/README.md`` and what ``netx.hdf5.Network._create`` reads)::
+What is read and how netx interprets it: ``README.md`` beside this module (lava-dl 0.6
+``lava/lib/dl/netx/README.md`` and what ``netx.hdf5.Network._create`` reads). Every value is read
+as netx reads it (``.astype(int)``: float values truncated toward zero); a dense layer without
+``neuron`` gets :data:`~ckd_toolchain.netx.model.DEFAULT_DENSE_NEURON`; a dense ``delay`` is
+expanded to ``(out, in)`` and clipped like netx; ``delay`` on conv layers is ignored, as netx does.
 
-    /layer/<i>            i = 0 .. n-1, read in that order, sequential connection
-        type              bytes, 'input' | 'dense' | 'conv' | 'flatten' (others: see below)
-        shape             int array in (f, y, x) order on disk; netx reverses it to (x, y, f)
-        neuron/           compartment; required for conv, optional for dense (default below)
-            type          'LOIHI' | 'CUBA' (CUBA-LIF, both read identically)
-            iDecay        current decay, 0..2^12; netx passes du = iDecay - 1 and Lava adds 1 back
-            vDecay        voltage decay, 0..2^12 (dv = vDecay)
-            vThMant       threshold mantissa; effective threshold vThMant << 6
-            messageBits   optional; >0 makes the NEXT synapse read graded spikes (dot product)
-        weight            dense: (out, in) (a 1-D array is reshaped to (out, -1));
-                          conv: (out, in/groups, kH, kW[, 1]) in PyTorch order
-        bias              optional bias mantissa: scalar / per channel (f,) / per neuron (x, y, f);
-                          applied with bias_exp = 6 (netx's fixed choice)
-        stride, padding, dilation   conv: scalar or (H, W) pair on disk (netx reverses to (x, y))
-        groups            conv groups
-    /simulation/{Ts, tSample}   ignored by netx
-
-Semantics reproduced from netx (``hdf5.py``, ``blocks/process.py``):
-
-* an ``input`` layer WITH ``neuron`` becomes a LIF layer whose synaptic input port is left
-  unconnected: it is driven by its bias mantissa (the file's ``input/bias`` and ``input/weight``
-  are only a "transform" that netx stores but never applies) or by spikes written directly into
-  its neuron's ``a_in`` (as lava-dl's PilotNet test does);
-* an ``input`` layer WITHOUT ``neuron`` only sets the input shape: input spikes then go to the
-  first layer's synapse (``Network.inp``), as for ``oxford.net``;
-* ``flatten`` makes the next dense layer read its input as ``out.transpose([2, 1, 0]).flatten()``,
-  i.e. (f, y, x) C-order, the PyTorch flatten order;
-* a dense layer without ``neuron`` gets netx's default ``{'type': 'CUBA', 'iDecay': 0,
-  'vDecay': 2^12, 'vThMant': 1 << 18 - 1}`` (note Python precedence: 1 << 17);
-* weights and biases are read with ``.astype(int)`` (float values are truncated toward zero);
-* ``delay`` of a dense layer (scalar, per output ``(out,)``, per input ``(in,)`` or ``(out, in)``)
-  makes it a ``DelayDense``: netx clips delays to 0..62 when the maximum exceeds 62, Lava rejects
-  negative ones, and a spike crossing a synapse of delay d arrives d + 1 steps later. netx
-  ignores ``delay`` on conv layers (so does this reader).
-
-Anything netx 0.6 cannot load, or that this simulator does not implement (pool, convT, unpool,
+Anything netx 0.6 cannot load, or that this toolchain does not implement (pool, convT, unpool,
 average, concat, dense_rec, dense_comp, SDNN / RF neurons), raises
 :class:`ckd_toolchain.errors.InputError` naming the file, the layer and the field.
+Imports only numpy, h5py (when a file is read) and the neutral :mod:`ckd_toolchain.errors`,
+:mod:`ckd_toolchain.geometry` and :mod:`ckd_toolchain.netx.model`.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.loihi2.constants import DECAY_UNITY
-
-LIF_TYPES = ("LOIHI", "CUBA")
-DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": DECAY_UNITY, "vThMant": 1 << 18 - 1}
-NETX_UNIMPLEMENTED = ("pool", "convT", "unpool", "average", "concat")
-NOT_SUPPORTED_HERE = ("dense_rec", "dense_comp")
-
-
-@dataclass
-class NeuronSpec:
-    """CUBA-LIF compartment as netx hands it to Lava's ``LIF``/``LIFReset``."""
-
-    kind: str
-    vth: int  # vThMant
-    i_decay: int  # iDecay (u keeps (DECAY_UNITY - iDecay) / DECAY_UNITY of itself)
-    v_decay: int  # vDecay (v keeps (DECAY_UNITY - vDecay) / DECAY_UNITY of itself)
-    message_bits: int = 0  # output message bits (0 = unary spikes)
-
-
-@dataclass
-class LayerSpec:
-    """One netx block (input neuron layer, dense or conv) in Lava's conventions."""
-
-    file_index: int  # index i of /layer/<i>
-    kind: str  # 'input' | 'dense' | 'conv'
-    shape: tuple[int, ...]  # output shape in Lava order: (x, y, f) or (n,)
-    neuron: NeuronSpec
-    bias: np.ndarray | None = None  # int64 bias mantissa, shape == `shape` (Lava order)
-    weight: np.ndarray | None = None  # int64; dense (out, in); conv (out, in/g, kH, kW) torch order
-    in_shape: tuple[int, ...] | None = None  # synapse input shape, Lava order
-    flatten_input: bool = False  # dense reading a 3-D layer through netx's flatten
-    stride: tuple[int, int] = (1, 1)  # conv, (H, W)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
-    input_message_bits: int = 0  # message bits of the spikes this layer's synapse receives
-    delay: np.ndarray | None = None  # dense DelayDense delays (out, in), int64 in 0..62
-
-    @property
-    def num_neurons(self) -> int:
-        return int(np.prod(self.shape))
-
-
-@dataclass
-class NetxNetwork:
-    """A loaded ``.net``: the blocks Lava builds, in order, and how input enters."""
-
-    path: str
-    layers: list[LayerSpec] = field(default_factory=list)
-    input_neuron: bool = False  # True: layers[0] is an input LIF layer (bias / a_in driven)
-    input_shape: tuple[int, ...] = ()  # shape of the input (Lava order), see run_netx docs
+from ckd_toolchain.geometry import conv_output_size, pair
+from ckd_toolchain.netx.model import (DEFAULT_DENSE_NEURON, LIF_TYPES, NETX_UNIMPLEMENTED, NOT_SUPPORTED_HERE,
+                                      LayerSpec, NetxNetwork, NeuronSpec)
 
 
 def _err(path, where: str, problem: str) -> InputError:
     return InputError(path, f"{where}: {problem}")
+
+
+def _attrs(obj) -> dict:
+    """HDF5 attributes as plain Python values (provenance only: unreadable ones are skipped)."""
+    out = {}
+    try:
+        keys = list(obj.attrs.keys())
+    except Exception:  # noqa: BLE001 - attributes never make a file unreadable
+        return out
+    for key in keys:
+        try:
+            value = obj.attrs[key]
+        except Exception:  # noqa: BLE001
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", errors="replace")
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
 
 
 def _read_type(grp, path, where) -> str:
@@ -150,14 +92,12 @@ def _scalar_int(grp, key, path, where, required=True, default=None) -> int:
     return int(arr.reshape(-1)[0])
 
 
-def _pair(grp, key, path, where) -> tuple[int, int]:
+def _pair_field(grp, key, path, where) -> tuple[int, int]:
     """netx ``expand``: a scalar s -> (s, s); an array is kept in its on-disk (H, W) order."""
     arr = _as_int_array(_read_array(grp, key, path, where), path, where, key)
-    if arr.size == 1:
-        return int(arr.reshape(-1)[0]), int(arr.reshape(-1)[0])
-    if arr.shape != (2,):
+    if arr.size != 1 and arr.shape != (2,):
         raise _err(path, where, f"field '{key}' must be a scalar or a pair, got shape {arr.shape}")
-    return int(arr[0]), int(arr[1])
+    return pair(arr)
 
 
 def _neuron(grp, path, where) -> NeuronSpec:
@@ -196,7 +136,9 @@ def _shape(grp, path, where) -> tuple[int, ...]:
 
 
 def _bias(grp, shape, path, where) -> np.ndarray | None:
-    """netx ``AbstractBlock._neuron``: scalar/1-D layer as is, neuron-wise, or channel-wise."""
+    """netx ``AbstractBlock._neuron``: scalar/1-D layer as is, neuron-wise, or channel-wise.
+
+    Returned as the file holds it: per neuron (``shape``) or, on a 3-D layer, per channel ``(f,)``."""
     raw = _read_array(grp, "bias", path, where, required=False)
     if raw is None:
         return None
@@ -211,7 +153,7 @@ def _bias(grp, shape, path, where) -> np.ndarray | None:
     elif list(b.shape) == list(shape):
         out = b
     elif b.ndim >= 1 and b.shape[0] == shape[-1] and b.size == shape[-1]:
-        out = np.broadcast_to(b.reshape(-1), shape).copy()
+        out = b.reshape(-1)  # per channel: netx broadcasts it over (x, y)
     else:
         raise _err(path, f"{where}/bias", f"bias of shape {b.shape} cannot be broadcast to "
                    f"neurons of shape {shape} (x, y, f)")
@@ -220,10 +162,6 @@ def _bias(grp, shape, path, where) -> np.ndarray | None:
         raise _err(path, f"{where}/bias", f"bias mantissa outside int16 ({lo}..{hi}): Lava's "
                    "int16 bias_mant would wrap it")
     return out.astype(np.int64)
-
-
-def _conv_out(n: int, k: int, s: int, p: int, d: int) -> int:
-    return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
 def load_netx(path: str | os.PathLike) -> NetxNetwork:
@@ -244,7 +182,7 @@ def load_netx(path: str | os.PathLike) -> NetxNetwork:
         n = len(lgrp)
         if n == 0:
             raise InputError(path, "group 'layer' is empty")
-        net = NetxNetwork(path=str(path))
+        net = NetxNetwork(path=str(path), attrs=_attrs(fh))
         input_shape: tuple[int, ...] | None = None
         flatten_next = False
         for i in range(n):
@@ -267,7 +205,7 @@ def load_netx(path: str | os.PathLike) -> NetxNetwork:
                 if "neuron" in grp:
                     shape = _shape(grp, path, where)
                     neuron = _neuron(grp, path, where)
-                    net.layers.append(LayerSpec(i, "input", shape, neuron, bias=None))
+                    net.layers.append(LayerSpec(i, "input", shape, neuron, bias=None, attrs=_attrs(grp)))
                     net.input_neuron = True
                     input_shape = shape
                 elif "shape" in grp:
@@ -285,10 +223,12 @@ def load_netx(path: str | os.PathLike) -> NetxNetwork:
                 flatten_next = False
             else:
                 raise _err(path, f"{where}/type", f"unknown layer type '{kind}'")
+            net.layers[-1].attrs = _attrs(grp)
         if not net.layers:
             raise InputError(path, "the network has no neuron layers")
         first = net.layers[0]
         net.input_shape = first.shape if net.input_neuron else tuple(first.in_shape)
+        net.declared_input_shape = input_shape
         return net
 
 
@@ -307,9 +247,9 @@ def _conv_layer(grp, i, prev_shape, msg_bits, path, where) -> LayerSpec:
         w = w.reshape(w.shape[:4])
     if w.ndim != 4:
         raise _err(path, f"{where}/weight", f"conv weight must be (out, in/groups, kH, kW[, 1]), got {w.shape}")
-    stride = _pair(grp, "stride", path, where)
-    padding = _pair(grp, "padding", path, where)
-    dilation = _pair(grp, "dilation", path, where)
+    stride = _pair_field(grp, "stride", path, where)
+    padding = _pair_field(grp, "padding", path, where)
+    dilation = _pair_field(grp, "dilation", path, where)
     groups = _scalar_int(grp, "groups", path, where)
     for key, val, lo in (("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1)):
         if min(val) < lo or max(val) > 127:
@@ -322,8 +262,8 @@ def _conv_layer(grp, i, prev_shape, msg_bits, path, where) -> LayerSpec:
         raise _err(path, f"{where}/weight", f"weight {w.shape} with groups={groups} does not fit "
                    f"{c_in} input channels")
     kh, kw = w.shape[2], w.shape[3]
-    xo = _conv_out(x_in, kw, stride[1], padding[1], dilation[1])
-    yo = _conv_out(y_in, kh, stride[0], padding[0], dilation[0])
+    xo = conv_output_size(x_in, kw, stride[1], padding[1], dilation[1])
+    yo = conv_output_size(y_in, kh, stride[0], padding[0], dilation[0])
     if (xo, yo, c_out) != shape:
         raise _err(path, f"{where}/shape", f"conv of input (x, y, f)={prev_shape} gives "
                    f"{(xo, yo, c_out)}, file says {shape}")
