@@ -21,6 +21,7 @@ import numpy as np
 
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.geometry import conv_output_size, pair
+from ckd_toolchain.loihi2.constants import DECAY_UNITY
 from ckd_toolchain.netx.model import (DEFAULT_DENSE_NEURON, LIF_TYPES, NETX_UNIMPLEMENTED, NOT_SUPPORTED_HERE,
                                       LayerSpec, NetxNetwork, NeuronSpec)
 

@@ -85,7 +85,7 @@ def encode_atis(x, y, t, p) -> bytes:
     if y.size and (y.min() < 0 or y.max() >= OVERFLOW_Y):
         raise ValueError("y must be in [0, 239] for the N-Caltech101 format (240 marks overflow)")
     if t.size and (t.min() < 0 or t.max() >= MAX_TIMESTAMP_US):
-        raise ValueError(f"t must be in [0, 2**23) µs for the N-Caltech101 format")
+        raise ValueError("t must be in [0, 2**23) µs for the N-Caltech101 format")
     if p.size and not np.isin(p, (0, 1)).all():
         raise ValueError("p must be 0 or 1")
     out = np.empty((x.size, EVENT_BYTES), np.uint8)

@@ -15,7 +15,6 @@ Wrapped in one ``nn.Module`` so that DDP sees every parameter use inside its ``f
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ckd_toolchain.ckd_train.losses import KD_LOSSES, DomainAlignment, tet_loss

@@ -5,7 +5,6 @@ float interpreter's order. Budget: < 5 s."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import nir
 import numpy as np
