@@ -3,7 +3,7 @@
 * :func:`load_graph` -- ``nir.read`` with a fallback for older writers, one-line errors.
 * :func:`topological_order` -- the evaluation order of a NIR DAG (Kahn's algorithm, ties broken by
   the order nodes appear in the graph). The float interpreter (:mod:`ckd_toolchain.simulators.nir_float`) and the
-  Loihi mapper (:mod:`ckd_toolchain.hardware.nir_to_loihi`) walk graphs in this order; a chain is a special case.
+  Loihi mapper (:mod:`ckd_toolchain.hardware.lowering.nir_to_loihi`) walk graphs in this order; a chain is a special case.
 * :func:`graph_dt` -- the ``dt`` a graph declares in its metadata (NIR 1.0 has no global ``dt``).
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@
     ckd-deploy --target loihi-sim model.net --steps N [--input-spikes S.npy] --out DIR   (run a .net)
 
 Writes ``DIR/model.net`` (loihi-sim), ``DIR/report.json`` (+ report.md and plots) and, for
-``--input``, ``DIR/outputs.npy`` ``(samples, T, classes)``. See :mod:`ckd_toolchain.hardware.deploy_pipeline`.
+``--input``, ``DIR/outputs.npy`` ``(samples, T, classes)``. See :mod:`ckd_toolchain.hardware.deploy.pipeline`.
 A graph that cannot be mapped, a bad file or bad options: one line on stderr, exit status 2.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise InputError(None, "--batch-size and --limit must be >= 1")
-    from ckd_toolchain.hardware.deploy_pipeline import deploy
+    from ckd_toolchain.hardware.deploy.pipeline import deploy
     raw = deploy(args.model, args.out, target=args.target, data=args.data, input_npy=args.input_npy,
                  sim=args.sim, pool_mode=args.pool_mode, batch_size=args.batch_size, limit=args.limit,
                  dt=args.dt, data_root=args.data_root, diagnostics=not args.no_diagnostics,

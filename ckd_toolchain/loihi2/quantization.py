@@ -64,7 +64,7 @@ class QuantizedSynapse:
 
 
 def thermometer_round(x: np.ndarray, n: int, block: int) -> np.ndarray:
-    """Round weights that read a thermometer code (see :mod:`ckd_toolchain.hardware.pool_as_conv`) so that every
+    """Round weights that read a thermometer code (see :mod:`ckd_toolchain.hardware.lowering.pool_as_conv`) so that every
     prefix sum is rounded once: ``x`` viewed as ``(O, G, n, block)`` (axis 2 = the ``n`` thermometer
     neurons ``j`` of one pooled channel), ``m_j = round(Σ_{i≤j} x_i) - round(Σ_{i<j} x_i)``.
 
@@ -131,7 +131,7 @@ def on_loihi_grid(weight: np.ndarray, bias: np.ndarray | None, threshold: float 
 
     ``pool_window = n > 1``: the layer reads an ``n``-input average pool, which the default
     ``--pool-mode thermometer`` maps as ``n`` thermometer channels each weighted ``w/n``
-    (:mod:`ckd_toolchain.hardware.pool_as_conv`); the scale ``s`` is then fixed by ``w/n``. With
+    (:mod:`ckd_toolchain.hardware.lowering.pool_as_conv`); the scale ``s`` is then fixed by ``w/n``. With
     ``quantize_synapse``'s rule (``s``, exponent ``e``)::
 
         W = clip(round(w·s / (n·2^e)), -128, 127) · 2^e          stored integer per (thermometer) synapse

@@ -1,6 +1,6 @@
 """Fixed-point-aware training: the student's deployed path computed with Loihi 2's integer weights.
 
-Why: the deploy stage's mapper (``hardware/nir_to_loihi.py``) rounds every layer to 8-bit weight mantissas with a
+Why: the deploy stage's mapper (``hardware/lowering/nir_to_loihi.py``) rounds every layer to 8-bit weight mantissas with a
 shared exponent, 13-bit biases and a rounded threshold (:mod:`ckd_toolchain.loihi2.quantization`). A student
 trained in float loses accuracy to that rounding (on the N-Digits demo the ckd student lost 1.7
 points, almost all of it rounding; which layer mattered changed from sample to sample). lava-dl's

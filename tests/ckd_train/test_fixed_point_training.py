@@ -11,12 +11,12 @@ from ckd_toolchain.ckd_train.engine.synthetic_pairs import SyntheticPairs
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.ckd_train.models.fixed_point_training import bake_fixed_point, grid_plan
 from ckd_toolchain.export.nir_from_student import student_to_nir
-from ckd_toolchain.hardware.loihi_inference import run_loihi_batch
+from ckd_toolchain.hardware.deploy.loihi_inference import run_loihi_batch
 from ckd_toolchain.loihi2.quantization import on_loihi_grid, quantize_synapse
 from ckd_toolchain.simulators.loihi.float_layers import run_layers
-from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
-from ckd_toolchain.hardware.nir_to_loihi import map_graph
-from ckd_toolchain.hardware.pool_as_conv import expand_for_thermometer
+from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped as write_netx
+from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.lowering.pool_as_conv import expand_for_thermometer
 from ckd_toolchain.simulators.nir_float import run_nir
 from export_helpers import small_student, spikes
 

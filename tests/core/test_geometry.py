@@ -10,12 +10,12 @@ import torch
 import mapping_graphs as mg
 from ckd_toolchain.geometry import (axis_taps, conv_fan_in, conv_fan_out, conv_output_hw, conv_output_size,
                                     conv_synapses, pair)
-from ckd_toolchain.hardware.core_allocation import allocate, max_fan_in, out_degree, synapse_count
+from ckd_toolchain.hardware.lowering.core_allocation import allocate, max_fan_in, out_degree, synapse_count
 from ckd_toolchain.hardware.energy.layer_counts import count_layers
 from ckd_toolchain.hardware.energy.op_counts import fanout, geometry, synaptic_ops
 from ckd_toolchain.hardware.energy.op_counts import synapse_count as energy_synapse_count
-from ckd_toolchain.hardware.mapping_report import layer_entries
-from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.lowering.mapping_report import layer_entries
+from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
 
 pytestmark = pytest.mark.timeout(60)
 

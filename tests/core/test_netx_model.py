@@ -12,8 +12,8 @@ import pytest
 
 import mapping_graphs as mg
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.hardware.netx_mapping import write_mapped
-from ckd_toolchain.hardware.nir_to_loihi import graph_walk, map_graph
+from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped
+from ckd_toolchain.hardware.lowering.nir_to_loihi import graph_walk, map_graph
 from ckd_toolchain.netx import LayerSpec, NetxNetwork, load_netx, write_netx
 from ckd_toolchain.nir_graph import topological_order
 from paths import NETX_FIXTURES

@@ -12,7 +12,7 @@ import torch
 import mapping_graphs as mg
 from ckd_toolchain.hardware.cli_deploy import main
 from ckd_toolchain.simulators.loihi.float_layers import run_layers
-from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
 from ckd_toolchain.simulators.nir_float import run_nir
 
 pytestmark = pytest.mark.timeout(300)
@@ -84,7 +84,7 @@ def test_bad_input_shape_and_usage_errors(demo_files, capsys):
 
 
 def test_net_file_dispatches_to_simulator_cli(demo_files):
-    from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
+    from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped as write_netx
 
     g, x, d = demo_files
     net = map_graph(g)

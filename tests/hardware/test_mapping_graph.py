@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.hardware.core_allocation import allocate, out_degree, synapse_count
+from ckd_toolchain.hardware.lowering.core_allocation import allocate, out_degree, synapse_count
 from ckd_toolchain.simulators.loihi.float_layers import run_layers
-from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
 from ckd_toolchain.simulators.nir_float import run_nir
 import mapping_graphs as mg
 
@@ -159,8 +159,8 @@ def test_synapse_counts_and_cores_by_hand():
 def test_fast_loihi_equals_quantized_layer_model(tmp_path, pool_mode):
     """With the input neuron + reset_interval = T + L, the fixed-point run equals the dequantised
     float model of the mapped layers with the FLOAT timing (no transient, window [L, L+T))."""
-    from ckd_toolchain.hardware.loihi_inference import run_loihi_batch
-    from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
+    from ckd_toolchain.hardware.deploy.loihi_inference import run_loihi_batch
+    from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped as write_netx
 
     net = map_graph(mg.demo_like(seed=3), pool_mode=pool_mode)
     path = str(tmp_path / "m.net")
@@ -177,7 +177,7 @@ def test_fast_loihi_equals_quantized_layer_model(tmp_path, pool_mode):
 
 
 def test_partial_flatten_rejected_and_entry_point(tmp_path):
-    from ckd_toolchain.hardware.netx_mapping import nir_to_netx
+    from ckd_toolchain.hardware.lowering.netx_mapping import nir_to_netx
 
     rng = np.random.default_rng(0)
     g = mg.chain([("c", mg.conv(rng.normal(0, 1, (2, 1, 3, 3)), np.zeros(2), (4, 4))), ("l", mg.lif((2, 4, 4))),

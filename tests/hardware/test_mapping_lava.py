@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import mapping_graphs as mg
-from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
-from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped as write_netx
+from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
 from ckd_toolchain.simulators.loihi import run_netx, torch_order_to_lava
 
 pytestmark = [pytest.mark.lava, pytest.mark.slow, pytest.mark.timeout(600)]

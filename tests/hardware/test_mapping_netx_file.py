@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import mapping_graphs as mg
-from ckd_toolchain.hardware.netx_mapping import write_mapped as write_netx
-from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped as write_netx
+from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
 
 pytestmark = pytest.mark.timeout(60)
 

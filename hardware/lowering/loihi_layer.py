@@ -14,7 +14,7 @@ Fixed-point view (``layer.netx``): the same with integer ``weight``/``bias``/``v
 layer scale ``quant.scale`` and the 12-bit decays (see :mod:`ckd_toolchain.loihi2.quantization`).
 ``kind`` is ``"conv"``, ``"pool"`` (a pooling node mapped to a grouped strided convolution with
 its own neuron group: ``C`` or, in thermometer mode, ``C·kh·kw`` output channels, see
-:mod:`ckd_toolchain.hardware.pool_as_conv`) or ``"dense"``; a layer with ``spiking = False`` is
+:mod:`ckd_toolchain.hardware.lowering.pool_as_conv`) or ``"dense"``; a layer with ``spiking = False`` is
 the read-out layer (never spikes: ``vThMant`` max, logits read from ``v``). Shapes here are the
 NIR graph's ``(C, H, W)`` / ``(N,)``; ``layer.netx`` holds them in Lava's ``(x, y, f)`` order.
 """

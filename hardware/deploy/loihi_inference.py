@@ -4,7 +4,7 @@
 ``netx_mapping.nir_to_netx`` with ``num_steps = T + L``) on ``x[B, T, *input_shape]``: the input
 is binarised (``x > 0`` is a spike), padded with ``L`` empty steps (``L`` = mapped layers) and run
 for ``T + L`` steps with ``reset_interval = T + L`` (timing scheme in
-:func:`ckd_toolchain.hardware.netx_mapping.write_mapped`). Logits are the read-out layer's output in the window
+:func:`ckd_toolchain.hardware.lowering.netx_mapping.write_mapped`). Logits are the read-out layer's output in the window
 ``[L, L + T)``: its spikes, or its ``v`` divided by ``64·scale`` (its per-step float value).
 """
 from __future__ import annotations

@@ -25,12 +25,12 @@ import numpy as np
 import yaml
 
 from ckd_toolchain.geometry import conv_fan_in, conv_fan_out
-from ckd_toolchain.hardware.loihi_layer import LoihiLayer
+from ckd_toolchain.hardware.lowering.loihi_layer import LoihiLayer
 
 
 @lru_cache(maxsize=1)
 def load_limits() -> dict:
-    text = resources.files("hardware").joinpath("data/loihi2_limits.yaml").read_text()
+    text = resources.files("ckd_toolchain.hardware").joinpath("data/loihi2_limits.yaml").read_text()
     return yaml.safe_load(text)
 
 

@@ -2,10 +2,10 @@
 
 Targets:
 
-* ``loihi-sim``: map and write ``DIR/model.net`` (:func:`ckd_toolchain.hardware.netx_mapping.nir_to_netx`)
+* ``loihi-sim``: map and write ``DIR/model.net`` (:func:`ckd_toolchain.hardware.lowering.netx_mapping.nir_to_netx`)
   and run it with ``simulators.loihi.run_netx`` (``sim="fast"``: our bit-exact simulator;
   ``sim="lava"``: genuine Lava in its own env) for ``T + L`` steps with ``reset_interval = T + L``
-  (:func:`ckd_toolchain.hardware.loihi_inference.run_loihi_batch`; timing scheme in
+  (:func:`ckd_toolchain.hardware.deploy.loihi_inference.run_loihi_batch`; timing scheme in
   ``ckd_toolchain/netx/README.md``). Logits are the read-out
   layer's ``v`` in the window ``[L, L + T)`` divided by ``64·scale`` (its per-step float value);
   the class is the argmax of their sum over T, as for the float reference. The float reference
@@ -45,11 +45,11 @@ import torch
 from ckd_toolchain.atomic_io import save_numpy, write_json
 from ckd_toolchain.subsets import spread_subset
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.hardware.core_allocation import allocate, out_degree
-from ckd_toolchain.hardware.loihi_inference import run_loihi_batch
-from ckd_toolchain.hardware.mapping_report import layer_entries, mapping_block
-from ckd_toolchain.hardware.netx_mapping import nir_to_netx
-from ckd_toolchain.hardware.nir_to_loihi import MappedNetwork, map_graph
+from ckd_toolchain.hardware.lowering.core_allocation import allocate, out_degree
+from ckd_toolchain.hardware.deploy.loihi_inference import run_loihi_batch
+from ckd_toolchain.hardware.lowering.mapping_report import layer_entries, mapping_block
+from ckd_toolchain.hardware.lowering.netx_mapping import nir_to_netx
+from ckd_toolchain.hardware.lowering.nir_to_loihi import MappedNetwork, map_graph
 from ckd_toolchain.simulators.loihi.float_layers import run_layers
 
 TARGETS = ("loihi-sim", "cpu", "gpu")

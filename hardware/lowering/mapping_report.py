@@ -2,7 +2,7 @@
 
 Per layer (keys of the raw-results contract, ``hardware/report/build.py``): ``name``, ``kind``
 (``conv`` | ``pool`` | ``dense``), shapes, kernel/stride/padding/dilation/groups, ``neurons``, ``synapses``
-(connections, :mod:`ckd_toolchain.hardware.core_allocation`), ``weight_exponent`` (the exponent netx's
+(connections, :mod:`ckd_toolchain.hardware.lowering.core_allocation`), ``weight_exponent`` (the exponent netx's
 ``optimize_weight_bits`` derives from the stored integers), ``quant_error_rms``/``quant_error_max``
 (float weight − dequantised weight ``W/s``, in float weight units), ``saturated`` (weights and
 biases clipped at the mantissa ranges), ``cores``. The ``mapping`` block adds per layer the scale,
@@ -11,8 +11,8 @@ cores, chips, limits and their citation, timing scheme and input handling.
 """
 from __future__ import annotations
 
-from ckd_toolchain.hardware.core_allocation import allocate, synapse_count
-from ckd_toolchain.hardware.loihi_layer import MappedNetwork
+from ckd_toolchain.hardware.lowering.core_allocation import allocate, synapse_count
+from ckd_toolchain.hardware.lowering.loihi_layer import MappedNetwork
 
 TIMING_NOTE = (
     "every netx layer adds one step of synaptic delay; the .net has a pass-through input neuron "

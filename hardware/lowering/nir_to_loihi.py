@@ -1,4 +1,4 @@
-"""NIR graph → list of Loihi 2 fixed-point netx layers (:class:`ckd_toolchain.hardware.loihi_layer.LoihiLayer`).
+"""NIR graph → list of Loihi 2 fixed-point netx layers (:class:`ckd_toolchain.hardware.lowering.loihi_layer.LoihiLayer`).
 
 The graph is walked as a DAG in the float interpreter's evaluation order
 (:func:`graph_walk`, :func:`ckd_toolchain.nir_graph.topological_order`), each node reading the
@@ -10,7 +10,7 @@ are sequential; a chain is the special case of a DAG the walk accepts today) bui
   semantics of :mod:`ckd_toolchain.simulators.nir_nodes`); the LAST synapse may have no neuron: it becomes the
   non-spiking read-out layer;
 * between a neuron and the next synapse: ``AvgPool2d`` / ``SumPool2d`` (see
-  :mod:`ckd_toolchain.hardware.pool_as_conv` for ``pool_mode`` "conv" | "thermometer" | "fold"), ``Scale``,
+  :mod:`ckd_toolchain.hardware.lowering.pool_as_conv` for ``pool_mode`` "conv" | "thermometer" | "fold"), ``Scale``,
   ``Flatten``. In "thermometer" mode the pool layer has ``n = kh·kw`` output channels per input
   channel and the next synapse's input channels are expanded ×n (weights / n, replicated) while
   the NIR-side shapes stay those of the graph.
@@ -42,8 +42,8 @@ from ckd_toolchain.errors import InputError
 from ckd_toolchain.geometry import conv_output_hw, pair
 from ckd_toolchain.loihi2.constants import DECAY_UNITY, STATE_SHIFT, UV_MAX
 from ckd_toolchain.loihi2.quantization import decay_from_beta, quantize_synapse, beta_from_decay
-from ckd_toolchain.hardware.loihi_layer import LoihiLayer, MappedNetwork
-from ckd_toolchain.hardware import pool_as_conv as pac
+from ckd_toolchain.hardware.lowering.loihi_layer import LoihiLayer, MappedNetwork
+from ckd_toolchain.hardware.lowering import pool_as_conv as pac
 from ckd_toolchain.netx.model import LayerSpec, NeuronSpec
 from ckd_toolchain.nir_graph import topological_order
 
@@ -353,7 +353,7 @@ def _pool_layer(name, node, shape, where) -> LoihiLayer:
 
 
 def _thermometer_pool_layer(name, node, shape, where) -> LoihiLayer:
-    """Exact pool-as-conv (module doc of :mod:`ckd_toolchain.hardware.pool_as_conv`, "thermometer")."""
+    """Exact pool-as-conv (module doc of :mod:`ckd_toolchain.hardware.lowering.pool_as_conv`, "thermometer")."""
     k, s, p, c, out_hw = _pool_geometry(name, node, shape, where)
     prm = pac.thermometer_layer_params(c, k)
     n = prm["n"]

@@ -1,8 +1,8 @@
-"""``hardware.netx_mapping`` (the ARCHITECTURE.md entry point): NIR graph → lava-dl netx ``.net``.
+"""``hardware.lowering.netx_mapping`` (the ARCHITECTURE.md entry point): NIR graph → lava-dl netx ``.net``.
 
 ``nir_to_netx(graph_or_path, out_path, pool_mode="thermometer", dt=None, num_steps=None, where=None)``
-maps the graph (:func:`ckd_toolchain.hardware.nir_to_loihi.map_graph`), writes the file
-(:func:`write_mapped`) and returns the :class:`~ckd_toolchain.hardware.loihi_layer.MappedNetwork`
+maps the graph (:func:`ckd_toolchain.hardware.lowering.nir_to_loihi.map_graph`), writes the file
+(:func:`write_mapped`) and returns the :class:`~ckd_toolchain.hardware.lowering.loihi_layer.MappedNetwork`
 (layers with their quantisation).
 ``where`` names the file a graph object was read from (errors, and the ``.net``'s ``source``
 attribute); for a path it is the path itself.
@@ -19,8 +19,8 @@ import os
 
 import nir
 
-from ckd_toolchain.hardware.loihi_layer import MappedNetwork
-from ckd_toolchain.hardware.nir_to_loihi import map_graph
+from ckd_toolchain.hardware.lowering.loihi_layer import MappedNetwork
+from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
 from ckd_toolchain.netx import write_netx
 
 
