@@ -2,7 +2,7 @@
 
 Targets:
 
-* ``loihi-sim``: map and write ``DIR/model.net`` (:func:`ckd_toolchain.hardware.lowering.netx_mapping.nir_to_netx`)
+* ``loihi-sim``: map and write ``DIR/model.net`` (as :func:`ckd_toolchain.hardware.lowering.netx_mapping.nir_to_netx` does)
   and run it with ``simulators.loihi.run_netx`` (``sim="fast"``: our bit-exact simulator;
   ``sim="lava"``: genuine Lava in its own env) for ``T + L`` steps with ``reset_interval = T + L``
   (:func:`ckd_toolchain.hardware.deploy.loihi_inference.run_loihi_batch`; timing scheme in
@@ -48,7 +48,7 @@ from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.lowering.core_allocation import allocate, out_degree
 from ckd_toolchain.hardware.deploy.loihi_inference import run_loihi_batch
 from ckd_toolchain.hardware.lowering.mapping_report import layer_entries, mapping_block
-from ckd_toolchain.hardware.lowering.netx_mapping import nir_to_netx
+from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped
 from ckd_toolchain.hardware.lowering.nir_to_loihi import MappedNetwork, map_graph
 from ckd_toolchain.simulators.loihi.float_layers import run_layers
 
@@ -275,15 +275,16 @@ class DeployRun:
         self.samples = s
 
     def write_net(self) -> None:
-        """loihi-sim: map and write the ``.net`` to a temporary name (renamed after a whole run);
-        the network run is the one written."""
+        """loihi-sim: write the network mapped in :meth:`prepare` (the same two steps as
+        :func:`~ckd_toolchain.hardware.lowering.netx_mapping.nir_to_netx`, without mapping twice) to a
+        temporary name, renamed after a whole run; the network run is the one written."""
         if self.target != "loihi-sim":
             return
         self.out.mkdir(parents=True, exist_ok=True)
         self.net_path = os.fspath(self.out / "model.net")
         self.tmp_net = os.fspath(self.out / f".model.net.{os.getpid()}.partial")
-        self.net = nir_to_netx(self.graph, self.tmp_net, pool_mode=self.map_mode, dt=self.dt,
-                               num_steps=self.samples.T + len(self.net.layers), where=self.nir_path)
+        write_mapped(self.net, self.tmp_net, num_steps=self.samples.T + len(self.net.layers),
+                     source=os.fspath(self.nir_path))
 
     def simulate(self) -> _Tally:
         """Run every batch; count spikes and, with labels, correct classifications."""
