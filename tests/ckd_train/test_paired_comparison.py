@@ -30,6 +30,7 @@ def test_paired_difference_bad_input():
         paired_difference([[2, 0]], [[1, 0]])
 
 
+@pytest.mark.slow
 def test_experiment_reports_paired_comparison(tmp_path):
     d = SyntheticPairs(num_classes=3, per_class=(6, 3, 4), rgb_per_class=(8, 3, 3), T=3)
     cfg = merge(DEFAULT_CONFIG, {"data": {"T": 3, "size": 48}, "student": {"width": 0.0625},
