@@ -228,6 +228,7 @@ class _Tally:
     labelled: bool = False
     seen: int = 0
     wall_s: float = 0.0
+    first_batch: np.ndarray | None = None     # --target gpu: what the NVML measurement repeats
 
 
 def _hits(logits: np.ndarray, labels: np.ndarray) -> int:
@@ -310,6 +311,8 @@ class DeployRun:
             logits, in_counts, layer_counts, extra = self._run_batch(xb)
             tally.wall_s += time.perf_counter() - t0
             tally.stats.add(in_counts, layer_counts)
+            if tally.first_batch is None:
+                tally.first_batch = xb
             if extra is not None:
                 tally.fill_drain.add(extra[0], extra[1:])
             tally.outputs.append(logits.astype(np.float32))
@@ -365,8 +368,27 @@ class DeployRun:
             "wall_time_s": float(tally.wall_s),
             "input_spikes_per_inference": in_per_inf, "layers": self.entries, "mapping": self._mapping(tally),
             "input_is_spikes": self.samples.nonbin == 0,
+            "gpu_measurement": self._measure_gpu(tally.first_batch) if self.target == "gpu" else None,
             "_outputs": np.concatenate(tally.outputs, axis=0),
         }
+
+    def _measure_gpu(self, xb: np.ndarray) -> dict:
+        """--target gpu: NVML energy of the float reference repeating the first batch
+        (:func:`ckd_toolchain.hardware.energy.gpu_energy.measure_energy`; CUDA device 0 as torch
+        numbers it, matched to NVML by UUID)."""
+        from ckd_toolchain.hardware.energy.gpu_energy import measure_energy
+        from ckd_toolchain.simulators.nir_float import NIRFloatModel
+
+        model = NIRFloatModel(self.graph, dt=self.dt).to("cuda")
+        x = torch.as_tensor(xb).to("cuda")
+
+        def once():
+            with torch.no_grad():
+                model(x)
+            torch.cuda.synchronize()
+
+        once()                                   # warm-up (kernels, allocator) outside the window
+        return measure_energy(once, int(xb.shape[0]), device_index=torch.cuda.current_device())
 
     def _fill_drain(self, tally: _Tally) -> dict:
         """What a single isolated sample adds to the steady state on Loihi (``T + L`` steps)."""
