@@ -3,7 +3,8 @@
     ckd-deploy --target loihi-sim model.nir --data n-digits [--sim fast|lava] [--pool-mode conv|thermometer|fold] --out DIR
     ckd-deploy --target cpu|gpu   model.nir --data n-digits --out DIR        (float reference)
     ckd-deploy --target loihi-sim other.nir --input X.npy --out DIR          (no labels → outputs.npy)
-    ckd-deploy --target loihi-sim model.net --steps N [--input-spikes S.npy] --out DIR   (run a .net)
+    ckd-deploy --target loihi-sim model.net --steps N [--input-spikes S.npy | --input-bias B.npy]
+               [--reset-interval R] [--labels Y.npy] --out DIR     (run a .net + report)
 
 Writes ``DIR/model.net`` (loihi-sim), ``DIR/report.json`` (+ report.md and plots) and, for
 ``--input``, ``DIR/outputs.npy`` ``(samples, T, classes)``. See :mod:`ckd_toolchain.hardware.deploy.pipeline`.
@@ -38,6 +39,8 @@ def build_parser() -> OneLineArgumentParser:
     p.add_argument("--dt", type=float, default=None, help="Euler step of the neuron nodes if the graph has no metadata dt")
     p.add_argument("--no-diagnostics", action="store_true",
                    help="skip the float/quantised-float accuracies of the mapped layers")
+    p.add_argument("--labels", default=None, metavar="Y.npy",
+                   help=".net input: one integer class per sample; the report then has an accuracy")
     add_netx_run_arguments(p)   # --sim, --device, --lava-timeout (+ options used for .net inputs)
     return p
 
@@ -46,10 +49,13 @@ def build_parser() -> OneLineArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.model.endswith(".net"):
-        from ckd_toolchain.simulators.cli_loihi import run_netx_from_args
+        from ckd_toolchain.hardware.deploy.netx_deploy import deploy_netx
         if args.target != "loihi-sim":
             raise InputError(args.model, "a .net file only runs with --target loihi-sim")
-        run_netx_from_args(args, net_path=args.model, out_dir=args.out)
+        raw = deploy_netx(args, net_path=args.model, out_dir=args.out)
+        acc = raw.get("accuracy")
+        print(f"ckd-deploy: {raw['num_samples']} inferences of {raw['steps_per_sample']} steps on {raw['sim']}"
+              + ("" if acc is None else f", accuracy {100 * acc:.2f}%") + f"; report in {args.out}", file=sys.stderr)
         return 0
     if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise InputError(None, "--batch-size and --limit must be >= 1")
@@ -66,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     if ref is not None:
         msg += f" (float reference {100 * ref:.2f}%)"
     m = raw["mapping"]
-    msg += f"; {m['cores']} cores, {m['chips']} chip(s); report in {args.out}"
+    if raw["target"] == "loihi-sim":
+        msg += f"; {m['cores']} cores, {m['chips']} chip(s)"
+    msg += f"; report in {args.out}"
     print(msg, file=sys.stderr)
     return 0

@@ -6,6 +6,13 @@ is binarised (``x > 0`` is a spike), padded with ``L`` empty steps (``L`` = mapp
 for ``T + L`` steps with ``reset_interval = T + L`` (timing scheme in
 :func:`ckd_toolchain.hardware.lowering.netx_mapping.write_mapped`). Logits are the read-out layer's output in the window
 ``[L, L + T)``: its spikes, or its ``v`` divided by ``64·scale`` (its per-step float value).
+
+Step accounting (``split=True``): block ``k`` (block 0 = the input neuron, block ``j >= 1`` =
+mapped layer ``j - 1``) receives the sample's first step at record index ``k`` and is reset there,
+so its *window* is ``[k, k + T)``: the ``T`` steps a layer works on a sample when samples are
+pipelined back to back (``reset_interval = T``, no padding). Everything outside the window is the
+single isolated sample's *fill/drain*: steps before ``k`` (bias transient, erased by the reset)
+and after ``k + T`` (neurons keep integrating their bias once the input has passed).
 """
 from __future__ import annotations
 
@@ -19,9 +26,12 @@ def _lava_to_chw(a: np.ndarray) -> np.ndarray:
     return a if a.ndim == 2 else np.transpose(a, (0, 3, 2, 1))
 
 
-def run_loihi_batch(net_path: str, net, x: np.ndarray, sim: str = "fast", timeout: float | None = None):
+def run_loihi_batch(net_path: str, net, x: np.ndarray, sim: str = "fast", timeout: float | None = None,
+                    split: bool = False):
     """``(logits[B, T, classes] float64, counts)``: ``counts[0]`` the input spikes and
     ``counts[i]`` layer ``i``'s spikes per neuron summed over the run, ``[B, *shape]`` (C, H, W) order.
+    With ``split=True``: ``(logits, window_counts, fill_drain_counts)``, the same counts inside and
+    outside each block's window ``[k, k + T)`` (module docstring); they add up to ``counts``.
 
     ``net`` is the mapped network the file was written from (``net.layers``); ``sim`` is
     ``"fast"`` or ``"lava"`` (``timeout`` in seconds applies to Lava's subprocess only).
@@ -45,4 +55,7 @@ def run_loihi_batch(net_path: str, net, x: np.ndarray, sim: str = "fast", timeou
         out = res[-1]["v"][..., L:L + T].astype(np.float64) / ((1 << STATE_SHIFT) * last.quant.scale)
     out = out.reshape(B, -1, T).transpose(0, 2, 1)            # [B, T, classes]
     counts = [_lava_to_chw(r["s"].sum(axis=-1)).astype(np.float64) for r in res]   # [B, *shape]
-    return out, counts
+    if not split:
+        return out, counts
+    window = [_lava_to_chw(r["s"][..., k:k + T].sum(axis=-1)).astype(np.float64) for k, r in enumerate(res)]
+    return out, window, [c - w for c, w in zip(counts, window)]

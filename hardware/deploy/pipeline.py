@@ -6,7 +6,11 @@ Targets:
   and run it with ``simulators.loihi.run_netx`` (``sim="fast"``: our bit-exact simulator;
   ``sim="lava"``: genuine Lava in its own env) for ``T + L`` steps with ``reset_interval = T + L``
   (:func:`ckd_toolchain.hardware.deploy.loihi_inference.run_loihi_batch`; timing scheme in
-  ``ckd_toolchain/netx/README.md``). Logits are the read-out
+  ``ckd_toolchain/netx/README.md``). Spike counts are split into each layer's steady-state window
+  (``T`` steps: ``layers[]``, ``steps_per_sample = T``) and the single sample's fill/drain
+  (``fill_drain``: the other ``L`` steps). Every target records ``gpu_reference``: the NIR graph
+  run densely for ``T`` steps (:mod:`ckd_toolchain.hardware.energy.nir_cost`), so the GPU numbers
+  do not depend on the target. Logits are the read-out
   layer's ``v`` in the window ``[L, L + T)`` divided by ``64·scale`` (its per-step float value);
   the class is the argmax of their sum over T, as for the float reference. The float reference
   accuracy of the same graph on the same samples is computed too (``reference_accuracy``), plus
@@ -47,6 +51,7 @@ from ckd_toolchain.subsets import spread_subset
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.lowering.core_allocation import allocate, out_degree
 from ckd_toolchain.hardware.deploy.loihi_inference import run_loihi_batch
+from ckd_toolchain.hardware.energy.nir_cost import gpu_reference
 from ckd_toolchain.hardware.lowering.mapping_report import layer_entries, mapping_block
 from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped
 from ckd_toolchain.hardware.lowering.nir_to_loihi import MappedNetwork, map_graph
@@ -125,16 +130,23 @@ class _Stats:
         for i, c in enumerate(layer_counts):
             self.layers[i] += c.sum(0).reshape(self.layers[i].shape)
 
-    def fill(self, entries: list[dict]) -> float:
+    def per_layer(self) -> tuple[float, list[dict]]:
+        """Input spikes per inference and, per layer, its input spikes, synaptic ops and spikes."""
         n = max(self.n, 1)
-        prev = self.input
-        for layer, entry, cnt in zip(self.net.layers, entries, self.layers):
+        prev, out = self.input, []
+        for layer, cnt in zip(self.net.layers, self.layers):
             deg = out_degree(layer)
-            entry["input_spikes_per_inference"] = float(prev.sum() / n)
-            entry["synaptic_ops_per_inference"] = float((prev.reshape(deg.shape) * deg).sum() / n)
-            entry["spikes_per_inference"] = float(cnt.sum() / n) if layer.spiking else 0.0
+            out.append({"input_spikes_per_inference": float(prev.sum() / n),
+                        "synaptic_ops_per_inference": float((prev.reshape(deg.shape) * deg).sum() / n),
+                        "spikes_per_inference": float(cnt.sum() / n) if layer.spiking else 0.0})
             prev = cnt
-        return float(self.input.sum() / n)
+        return float(self.input.sum() / n), out
+
+    def fill(self, entries: list[dict]) -> float:
+        inp, per_layer = self.per_layer()
+        for entry, counts in zip(entries, per_layer):
+            entry.update(counts)
+        return inp
 
 
 def _float_counts(graph, net: MappedNetwork, x: torch.Tensor, device, dt) -> tuple[np.ndarray, list]:
@@ -209,12 +221,14 @@ class _Tally:
     """What the batches of a run add up to."""
 
     stats: _Stats
+    fill_drain: _Stats | None = None   # loihi-sim: spikes outside each block's window [k, k + T)
     correct: dict[str, int] = field(default_factory=lambda: {
         "deployed": 0, "reference": 0, "mapped_float": 0, "quantized_float": 0, "no_reset": 0})
     outputs: list[np.ndarray] = field(default_factory=list)
     labelled: bool = False
     seen: int = 0
     wall_s: float = 0.0
+    first_batch: np.ndarray | None = None     # --target gpu: what the NVML measurement repeats
 
 
 def _hits(logits: np.ndarray, labels: np.ndarray) -> int:
@@ -289,14 +303,18 @@ class DeployRun:
     def simulate(self) -> _Tally:
         """Run every batch; count spikes and, with labels, correct classifications."""
         T = self.samples.T
-        tally = _Tally(_Stats(self.net))
+        tally = _Tally(_Stats(self.net), _Stats(self.net) if self.target == "loihi-sim" else None)
         for xb, yb in self.samples.batches:
             if xb.shape[1] != T:
                 raise InputError(None, f"samples have {xb.shape[1]} time steps, expected {T}")
             t0 = time.perf_counter()
-            logits, in_counts, layer_counts = self._run_batch(xb)
+            logits, in_counts, layer_counts, extra = self._run_batch(xb)
             tally.wall_s += time.perf_counter() - t0
             tally.stats.add(in_counts, layer_counts)
+            if tally.first_batch is None:
+                tally.first_batch = xb
+            if extra is not None:
+                tally.fill_drain.add(extra[0], extra[1:])
             tally.outputs.append(logits.astype(np.float32))
             tally.seen += xb.shape[0]
             if yb is not None:
@@ -308,12 +326,15 @@ class DeployRun:
         return tally
 
     def _run_batch(self, xb: np.ndarray):
-        """``(logits[B, T, classes], input counts, per-layer counts)`` of one batch on the target."""
+        """``(logits[B, T, classes], input counts, per-layer counts, fill/drain counts or None)`` of
+        one batch on the target; on Loihi the counts are those of each block's steady-state window
+        and the fill/drain the rest of the ``T + L`` steps (``loihi_inference`` docstring)."""
         if self.target == "loihi-sim":
-            logits, counts = run_loihi_batch(self.tmp_net, self.net, xb, self.sim, self.lava_timeout)
-            return logits, counts[0], counts[1:]
+            logits, window, extra = run_loihi_batch(self.tmp_net, self.net, xb, self.sim, self.lava_timeout,
+                                                    split=True)
+            return logits, window[0], window[1:], extra
         logits, layer_counts = _float_counts(self.graph, self.net, torch.as_tensor(xb), self.device, self.dt)
-        return logits.reshape(xb.shape[0], self.samples.T, -1), xb.sum(1).astype(np.float64), layer_counts
+        return logits.reshape(xb.shape[0], self.samples.T, -1), xb.sum(1).astype(np.float64), layer_counts, None
 
     def _reference_hits(self, xb: np.ndarray, yb: np.ndarray, correct: dict[str, int]) -> None:
         """The float reference of the graph and, with diagnostics, the mapped layers in float."""
@@ -339,14 +360,40 @@ class DeployRun:
                        "input_shape": list(self.net.input_shape), "frame_encoding": self.meta.get("frame_encoding")},
             "target": self.target, "sim": self.sim if on_loihi else None,
             "device": _device_name(self.target, self.sim, self.device), "num_samples": int(seen),
-            "steps_per_sample": int(T + len(self.net.layers)) if on_loihi else int(T),
+            "steps_per_sample": int(T),
+            "fill_drain": self._fill_drain(tally) if on_loihi else None,
+            "gpu_reference": gpu_reference(self.graph, self.net.input_shape, T, self.dt),
             "accuracy": tally.correct["deployed"] / seen if labelled else None,
             "reference_accuracy": tally.correct["reference"] / seen if labelled and on_loihi else None,
             "wall_time_s": float(tally.wall_s),
             "input_spikes_per_inference": in_per_inf, "layers": self.entries, "mapping": self._mapping(tally),
             "input_is_spikes": self.samples.nonbin == 0,
+            "gpu_measurement": self._measure_gpu(tally.first_batch) if self.target == "gpu" else None,
             "_outputs": np.concatenate(tally.outputs, axis=0),
         }
+
+    def _measure_gpu(self, xb: np.ndarray) -> dict:
+        """--target gpu: NVML energy of the float reference repeating the first batch
+        (:func:`ckd_toolchain.hardware.energy.gpu_energy.measure_energy`; CUDA device 0 as torch
+        numbers it, matched to NVML by UUID)."""
+        from ckd_toolchain.hardware.energy.gpu_energy import measure_energy
+        from ckd_toolchain.simulators.nir_float import NIRFloatModel
+
+        model = NIRFloatModel(self.graph, dt=self.dt).to("cuda")
+        x = torch.as_tensor(xb).to("cuda")
+
+        def once():
+            with torch.no_grad():
+                model(x)
+            torch.cuda.synchronize()
+
+        once()                                   # warm-up (kernels, allocator) outside the window
+        return measure_energy(once, int(xb.shape[0]), device_index=torch.cuda.current_device())
+
+    def _fill_drain(self, tally: _Tally) -> dict:
+        """What a single isolated sample adds to the steady state on Loihi (``T + L`` steps)."""
+        inp, per_layer = tally.fill_drain.per_layer()
+        return {"extra_steps": len(self.net.layers), "input_spikes_per_inference": inp, "layers": per_layer}
 
     def _mapping(self, tally: _Tally) -> dict:
         mapping = mapping_block(self.net, self.alloc)

@@ -31,6 +31,7 @@ from ckd_toolchain.hardware.energy import gpu_energy, horowitz_45nm, loihi_energ
 from ckd_toolchain.hardware.energy.flops import resnet_cost
 from ckd_toolchain.hardware.energy.layer_counts import LayerCounts, count_layers, totals
 from ckd_toolchain.hardware.energy.profiles import Profile, load_profile
+from ckd_toolchain.hardware.report import accounting, intervals
 from ckd_toolchain.hardware.report.schema import SCHEMA_ID, quantity, validate_report
 
 COUNT_UNITS = {
@@ -113,11 +114,15 @@ def _teacher_block(raw: dict, notes: list[str]) -> dict | None:
             "flops": _q(flops, "FLOPs", "counted")}
 
 
+LOIHI2_DEFAULT = "loihi2-pilotnet-fit"
+
+
 @dataclass
 class _Profiles:
     loihi: Profile
     ops: Profile
     gpu: Profile
+    loihi2: Profile | None = None
 
     @classmethod
     def load(cls, raw: dict, loihi: Any, ops: Any, gpu: Any) -> "_Profiles":
@@ -126,14 +131,19 @@ class _Profiles:
             name = override if override is not None else (raw.get("profiles") or {}).get(kind)
             return load_profile(name, kind)
 
-        return cls(loihi=one("loihi", loihi), ops=one("ops45nm", ops), gpu=one("gpu", gpu))
+        l2 = (raw.get("profiles") or {}).get("loihi2", LOIHI2_DEFAULT)
+        return cls(loihi=one("loihi", loihi), ops=one("ops45nm", ops), gpu=one("gpu", gpu),
+                   loihi2=None if l2 is None else load_profile(l2, "loihi"))
 
     def cores_per_tile(self) -> int:
         fig = self.loihi.placement.get("cores_per_tile")
         return int(fig.value) if fig else 4
 
     def to_dict(self) -> dict:
-        return {"loihi": self.loihi.to_dict(), "ops45nm": self.ops.to_dict(), "gpu": self.gpu.to_dict()}
+        d = {"loihi": self.loihi.to_dict(), "ops45nm": self.ops.to_dict(), "gpu": self.gpu.to_dict()}
+        if self.loihi2 is not None:
+            d["loihi2"] = self.loihi2.to_dict()
+        return d
 
 
 @dataclass
@@ -151,6 +161,8 @@ class _Views:
     e_dense: dict
     flops_student: float
     gpu_est: dict
+    gpu_ref: dict
+    single: list[LayerCounts] | None = None      # one isolated sample over T + L steps (loihi-sim)
 
     @classmethod
     def compute(cls, raw: dict, steps: int, profiles: _Profiles) -> "_Views":
@@ -159,13 +171,22 @@ class _Views:
         if not counts:
             raise InputError(None, "raw results: no layers")
         spikes_in = _input_is_spikes(raw)
-        tot = totals(counts)
-        flops_student = gpu_energy.student_dense_flops(tot["dense_macs"], tot["neurons"], steps)
+        ref = accounting.gpu_reference(raw, counts, steps)
+        single_layers = accounting.single_sample_layers(raw)
+        single = None if single_layers is None else count_layers(
+            single_layers, steps + int(raw["fill_drain"]["extra_steps"]), accounting.single_sample_input(raw),
+            cores_per_tile)
         return cls(raw=raw, steps=steps, profiles=profiles, cores_per_tile=cores_per_tile, counts=counts,
                    spikes_in=spikes_in, e_loihi=loihi_energy.energy(counts, profiles.loihi),
                    e_snn=horowitz_45nm.snn_energy(counts, steps, profiles.ops, spikes_in),
-                   e_dense=horowitz_45nm.dense_energy(counts, steps, profiles.ops),
-                   flops_student=flops_student, gpu_est=gpu_energy.estimate(flops_student, profiles.gpu))
+                   e_dense={"total": ref["macs"] * profiles.ops.si("mac_energy")},
+                   flops_student=ref["flops"], gpu_est=gpu_energy.estimate(ref["flops"], profiles.gpu),
+                   gpu_ref=ref, single=single)
+
+    @property
+    def extra_steps(self) -> int | None:
+        fd = self.raw.get("fill_drain")
+        return int(fd["extra_steps"]) if fd else None
 
 
 def _check_raw(raw: Any) -> None:
@@ -204,6 +225,22 @@ def _gpu_student_energy(v: _Views) -> dict:
     }
 
 
+def _loihi2_view(v: _Views) -> dict:
+    """The Loihi 2 view: the fitted per-op profile's dynamic energy + static power x its latency."""
+    p2 = v.profiles.loihi2
+    e = loihi_energy.energy(v.counts, p2)
+    breakdown = {k: _q(x, "J", "estimated") for k, x in e["breakdown"].items()}
+    total, method = e["total"], "op counts x fitted per-op energies"
+    p_static = p2.get_si("static_power")
+    if p_static:
+        t = loihi_energy.latency(v.counts, v.steps, p2, v.cores_per_tile)["per_inference"]
+        breakdown["static"] = _q(p_static * t, "J", "estimated")
+        total += p_static * t
+        method += f" + static power {p_static:g} W x estimated latency {t * 1e3:.3g} ms"
+    return {"label": p2.label, "profile": p2.name, "per_inference": _q(total, "J", "estimated"),
+            "method": method + f" ({p2.verification})", "breakdown": breakdown}
+
+
 def _energy_block(v: _Views, teacher: dict | None) -> dict:
     p_loihi, p_ops, p_gpu = v.profiles.loihi, v.profiles.ops, v.profiles.gpu
     energy = {
@@ -217,9 +254,19 @@ def _energy_block(v: _Views, teacher: dict | None) -> dict:
                      "breakdown": {}},
         "dense_45nm": {"label": "Student run densely, 45 nm MAC view", "profile": p_ops.name,
                        "per_inference": _q(v.e_dense["total"], "J", "estimated"),
-                       "method": "T x dense MACs x E_MAC", "breakdown": {}},
+                       "method": f"T x dense MACs x E_MAC (MACs of {v.gpu_ref['source']})", "breakdown": {}},
         "gpu_student": _gpu_student_energy(v),
     }
+    if v.profiles.loihi2 is not None:
+        energy["loihi2"] = _loihi2_view(v)
+    if v.single is not None:
+        e1 = loihi_energy.energy(v.single, p_loihi)
+        energy["loihi_single_sample"] = {
+            "label": f"{p_loihi.label}, single isolated sample (T + L = {v.steps + v.extra_steps} steps)",
+            "profile": p_loihi.name, "per_inference": _q(e1["total"], "J", "estimated"),
+            "method": "steady state + the pipeline fill/drain: L more neuron updates per neuron and the spikes "
+                      "outside each layer's T-step window (see accounting)",
+            "breakdown": {k: _q(e, "J", "estimated") for k, e in e1["breakdown"].items()}}
     if teacher is not None:
         energy["teacher_45nm"] = {"label": f"ANN teacher ({teacher['arch']}), 45 nm MAC view", "profile": p_ops.name,
                                   "per_inference": _q(horowitz_45nm.teacher_energy(teacher["macs"]["value"], p_ops), "J", "estimated"),
@@ -237,11 +284,19 @@ def _latency_block(v: _Views, teacher: dict | None) -> dict:
     wall = float(raw.get("wall_time_s") or 0.0)
     n = max(int(raw["num_samples"]), 1)
     latency: dict[str, dict] = {
-        "loihi": {"label": p_loihi.label, "per_inference": _q(lat["per_inference"], "s", "estimated"),
+        "loihi": {"label": f"{p_loihi.label}, steady state", "per_inference": _q(lat["per_inference"], "s", "estimated"),
                   "per_step": _q(lat["per_step"], "s", "estimated"),
-                  "method": f"T x (busiest core's ops x per-op times + message latency + barrier sync over "
-                            f"{lat.get('tiles', 1)} tiles); bottleneck layer {lat['bottleneck']}"},
+                  "method": f"time between results when samples are pipelined: T x (busiest core's ops x per-op "
+                            f"times + message latency + barrier sync over {lat.get('tiles', 1)} tiles); "
+                            f"bottleneck layer {lat['bottleneck']}"},
     }
+    if v.single is not None:
+        steps1 = v.steps + v.extra_steps
+        lat1 = loihi_energy.latency(v.single, steps1, p_loihi, v.cores_per_tile)
+        latency["loihi_single_sample"] = {
+            "label": f"{p_loihi.label}, single isolated sample", "per_inference": _q(lat1["per_inference"], "s", "estimated"),
+            "per_step": _q(lat1["per_step"], "s", "estimated"),
+            "method": f"first input to last output of one sample: (T + L) = {steps1} steps x step time"}
     if raw["target"] in ("cpu", "gpu"):
         latency["gpu_student"] = {"label": f"student, measured on {raw['device']}",
                                   "per_inference": _q(wall / n, "s", "measured"),
@@ -267,7 +322,11 @@ def _accuracy_block(raw: dict) -> dict:
     acc_dep = _frac(raw.get("accuracy"), "accuracy")
     acc_ref = _frac(raw.get("reference_accuracy"), "reference_accuracy")
     drop = None if acc_dep is None or acc_ref is None else _q(acc_ref["value"] - acc_dep["value"], "fraction", "measured")
-    return {"deployed": acc_dep, "reference": acc_ref, "drop": drop}
+    n = max(int(raw["num_samples"]), 1)
+    interval = {k: None if a is None else list(intervals.accuracy_interval(a["value"], n))
+                for k, a in (("deployed", acc_dep), ("reference", acc_ref))}
+    return {"deployed": acc_dep, "reference": acc_ref, "drop": drop,
+            "interval95": {**interval, "n": n, "method": intervals.METHOD}}
 
 
 def _quant_block(layer: dict) -> dict | None:
@@ -281,15 +340,13 @@ def _quant_block(layer: dict) -> dict | None:
 
 def _layers_block(v: _Views) -> list[dict]:
     layers_out = []
-    for c, layer, el, es, ed in zip(v.counts, v.raw["layers"], v.e_loihi["per_layer"], v.e_snn["per_layer"],
-                                    v.e_dense["per_layer"]):
+    for c, layer, el, es in zip(v.counts, v.raw["layers"], v.e_loihi["per_layer"], v.e_snn["per_layer"]):
         layers_out.append({
             "name": c.name, "kind": c.kind, "in_shape": list(layer["in_shape"]), "out_shape": list(layer["out_shape"]),
             "kernel": layer.get("kernel"), "stride": layer.get("stride"), "padding": layer.get("padding"),
             "groups": int(layer.get("groups") or 1), "neurons": c.neurons, "synapses": c.synapses, "cores": c.cores,
             "quantisation": _quant_block(layer), "counts": _count_block(c, v.steps),
-            "energy": {"loihi": _q(el, "J", "estimated"), "snn_45nm": _q(es, "J", "estimated"),
-                       "dense_45nm": _q(ed, "J", "estimated")},
+            "energy": {"loihi": _q(el, "J", "estimated"), "snn_45nm": _q(es, "J", "estimated")},
         })
     return layers_out
 
@@ -336,6 +393,21 @@ def _run_block(v: _Views) -> dict:
             "spike_source": "fixed-point Loihi simulation" if raw["target"] == "loihi-sim" else "float reference"}
 
 
+def _accounting_block(v: _Views) -> dict:
+    ref = v.gpu_ref
+    block = {"steps_per_inference": v.steps, "loihi_steps_single_sample": None if v.extra_steps is None
+             else v.steps + v.extra_steps, "headline": "steady state",
+             "explain": accounting.explain(v.steps, v.extra_steps, "netx" if v.raw["source"].get("net") and not
+                                           v.raw["source"].get("nir") else v.raw["target"]),
+             "gpu_reference": {"source": ref["source"], "steps": ref["steps"],
+                               "macs": _q(ref["macs"], "MACs", "counted"), "flops": _q(ref["flops"], "FLOPs", "counted")}}
+    if v.single is not None:
+        block["single_sample_totals"] = {k: _q(t, COUNT_UNITS.get(k, "updates"), "counted")
+                                         for k, t in totals(v.single).items()
+                                         if k in ("spikes", "synaptic_ops", "neuron_updates")}
+    return block
+
+
 def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = None, ops_profile: Any = None,
                  created_utc: str | None = None) -> dict:
     """The ``ckd-report/1`` dict for ``raw`` (see the module docstring)."""
@@ -366,6 +438,7 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
         "energy": energy,
         "latency": latency,
         "flops": flops,
+        "accounting": _accounting_block(v),
         "teacher": teacher,
         "mapping": dict(raw.get("mapping") or {}),
         "profiles": profiles.to_dict(),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ckd_toolchain.atomic_io import write_text
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.hardware.report.markdown import q, table
+from ckd_toolchain.hardware.report.markdown import acc_text, q, table
 from ckd_toolchain.hardware.report.schema import load_report
 
 
@@ -26,9 +26,10 @@ def comparison_markdown(labels: list[str], reports: list[dict], paths: list[Path
     rows = []
     for label, r in zip(labels, reports):
         e, lat, acc, t = r["energy"], r["latency"], r["accuracy"], r["totals"]
-        rows.append([label, r["run"]["target"], q(acc.get("reference")), q(acc.get("deployed")),
+        rows.append([label, r["run"]["target"], acc_text(r, "reference"), acc_text(r, "deployed"),
                      q(t["spikes"]), f"{t['spike_rate']['value']:.4f}", q(t["synaptic_ops"]),
-                     q(e["loihi"]["per_inference"]), q(e["snn_45nm"]["per_inference"]),
+                     f"{q(e['loihi']['per_inference'])} ({e['loihi']['label']}; estimated)",
+                     q(e["snn_45nm"]["per_inference"]),
                      q(e["dense_45nm"]["per_inference"]),
                      f"{q(e['gpu_student']['per_inference'])} ({e['gpu_student']['per_inference']['kind']})",
                      q(lat["loihi"]["per_inference"]),
@@ -36,7 +37,8 @@ def comparison_markdown(labels: list[str], reports: list[dict], paths: list[Path
     out = ["# Deployment comparison", "",
            table(["run", "target", "acc. float", "acc. deployed", "spikes/inf", "rate", "SOPs/inf",
                   "E Loihi", "E SNN 45 nm", "E dense 45 nm", "E GPU", "latency Loihi", "latency GPU"], rows),
-           "", "Energies and latencies are per inference. Loihi figures are estimates from "
+           "", "Accuracies: value [95 % Wilson interval] (n = test samples; one seed). "
+           "Energies and latencies are per inference (steady state, T steps; see each report's step accounting). Loihi figures are estimates from "
            "per-op energies (profile below); GPU numbers say whether they were measured or estimated.", "",
            "## Runs", ""]
     for label, r, p in zip(labels, reports, paths):

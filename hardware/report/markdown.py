@@ -43,6 +43,16 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join([_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)])
 
 
+def acc_text(r: dict, key: str) -> str:
+    """``"87.15 % [81.2, 91.3] (n = 179)"``: an accuracy with its 95 % Wilson interval."""
+    from ckd_toolchain.hardware.report.intervals import report_interval
+
+    iv = report_interval(r, key)
+    if iv is None:
+        return "—"
+    return f"{q(r['accuracy'][key])} [{100 * iv[0]:.1f}, {100 * iv[1]:.1f}] (n = {r['run']['num_samples']})"
+
+
 def render_report(r: dict, plot_files: dict[str, Path] | None = None) -> str:
     src, run, acc = r["source"], r["run"], r["accuracy"]
     name = src.get("arch") or Path(src.get("nir") or "model").stem
@@ -53,8 +63,8 @@ def render_report(r: dict, plot_files: dict[str, Path] | None = None) -> str:
                + f" on `{run['device']}`; {run['num_samples']} samples × {run['steps_per_sample']} steps; "
                f"spike counts from the {run['spike_source']}. Input is {'spikes' if run['input_is_spikes'] else 'not spikes'}.")
     out += ["", "## Summary", ""]
-    rows = [["accuracy, float reference", q(acc.get("reference")), "measured"],
-            [f"accuracy, deployed ({run['target']})", q(acc.get("deployed")), "measured"],
+    rows = [["accuracy, float reference", acc_text(r, "reference"), "measured"],
+            [f"accuracy, deployed ({run['target']})", acc_text(r, "deployed"), "measured"],
             ["accuracy drop (float - deployed)", "—" if acc.get("drop") is None else f"{100 * acc['drop']['value']:.2f} pp", "measured"]]
     for v in r["energy"].values():
         rows.append([f"energy / inference — {v['label']}", q(v["per_inference"]), v["per_inference"]["kind"]])
@@ -70,6 +80,20 @@ def render_report(r: dict, plot_files: dict[str, Path] | None = None) -> str:
     if r.get("teacher"):
         rows.append([f"teacher ({r['teacher']['arch']}) MACs", q(r["teacher"]["macs"]), "counted"])
     out.append(table(["quantity", "value", "kind"], rows))
+    out.append("")
+    out.append("Accuracies: [95 % interval], " + ((acc.get("interval95") or {}).get("method")
+                                                 or "Wilson score interval, 95 %") + ".")
+    acct = r.get("accounting")
+    if acct:
+        ref = acct["gpu_reference"]
+        out += ["", "## Step accounting", "", acct["explain"], "",
+                f"GPU reference: {ref['source']}, {ref['steps']} steps, {q(ref['macs'])} MACs, "
+                f"{q(ref['flops'])} FLOPs per inference."]
+        if acct.get("single_sample_totals"):
+            st = acct["single_sample_totals"]
+            out.append(f"Single isolated sample ({acct['loihi_steps_single_sample']} steps): "
+                       f"{q(st['spikes'])} spikes, {q(st['synaptic_ops'])} SOPs, {q(st['neuron_updates'])} neuron "
+                       f"updates (steady state: {q(t['spikes'])}, {q(t['synaptic_ops'])}, {q(t['neuron_updates'])}).")
     out += ["", "## Per layer (per inference)", ""]
     lrows = []
     for l in r["layers"]:

@@ -25,6 +25,9 @@ Top level (``?`` = may be ``null``)::
                                                          # gpu_student, teacher_45nm?, gpu_teacher?
     latency: {<view>: {label: str, per_inference: Q(s), method: str, ...}}
     flops: {student_dense: Q(FLOPs), teacher: Q(FLOPs)?}
+    accounting?: {steps_per_inference: int, loihi_steps_single_sample: int?, headline: str, explain: str,
+                  gpu_reference: {source: str, steps: int, macs: Q(MACs), flops: Q(FLOPs)},
+                  single_sample_totals?: {<count>: Q}}   # hardware/report/accounting.py
     teacher: {arch: str, input_shape: [int], macs: Q(MACs), flops: Q(FLOPs)}?
     mapping: {...}   # the mapper's own record, passed through
     profiles: {loihi: {...}, ops45nm: {...}, gpu: {...}}   # cited figures used
@@ -196,6 +199,15 @@ def _validate(r: Any) -> None:
         _req(teacher, "arch", "$.teacher", str)
         _opt_q(teacher, "macs", "$.teacher", "MACs")
         _opt_q(teacher, "flops", "$.teacher", "FLOPs")
+    if r.get("accounting") is not None:
+        acct = _req(r, "accounting", "$", dict)
+        _req(acct, "steps_per_inference", "$.accounting", int)
+        _req(acct, "explain", "$.accounting", str)
+        ref = _req(acct, "gpu_reference", "$.accounting", dict)
+        _opt_q(ref, "macs", "$.accounting.gpu_reference", "MACs")
+        _opt_q(ref, "flops", "$.accounting.gpu_reference", "FLOPs")
+        for k, q in (acct.get("single_sample_totals") or {}).items():
+            _check_q(q, f"$.accounting.single_sample_totals.{k}", None)
     _req(r, "mapping", "$", dict)
     _req(r, "profiles", "$", dict)
     for k in ("assumptions", "notes"):

@@ -173,13 +173,75 @@ def test_gpu_measured_with_fake_nvml():
         nv.advance(0.2)
         nv.busy = False
 
-    m = gpu_energy.measure_energy(fn, 10, nvml=nv, idle_s=1.0, clock=nv.clock, sleep=nv.advance)
+    m = gpu_energy.measure_energy(fn, 10, nvml=nv, idle_s=1.0, min_duration_s=0.99, min_counts=1000,
+                                  clock=nv.clock, sleep=nv.advance)
     assert m["available"] and m["device"] == "Fake GPU"
     assert m["idle_power_W"] == pytest.approx(50.0)
-    assert m["duration_s"] == pytest.approx(0.2)
-    assert m["gross_energy_J"] == pytest.approx(250 * 0.2)
-    assert m["energy_J"] == pytest.approx((250 - 50) * 0.2)
-    assert m["energy_per_inference_J"] == pytest.approx(4.0)
+    # repeated until >= 1 s and >= 1000 mJ: 5 calls of 0.2 s (250 W x 1 s = 250 J)
+    assert m["repetitions"] == 5 and m["num_inferences"] == 50
+    assert m["duration_s"] == pytest.approx(1.0)
+    assert m["gross_energy_J"] == pytest.approx(250 * 1.0)
+    assert m["energy_J"] == pytest.approx((250 - 50) * 1.0)
+    assert m["energy_per_inference_J"] == pytest.approx(4.0)    # (250 - 50) W x 0.2 s / 10
+
+
+def test_gpu_repeats_until_the_counter_resolution_is_reached():
+    """A 1 W net load for 1 ms per call: the mJ counter needs >= 1000 counts, i.e. many calls."""
+    nv = FakeNvml()
+
+    def fn():
+        nv.busy = True
+        nv.advance(0.001)
+        nv.busy = False
+
+    m = gpu_energy.measure_energy(fn, 1, nvml=nv, idle_s=1.0, min_duration_s=0.0005, min_counts=1000,
+                                  clock=nv.clock, sleep=nv.advance)
+    assert m["gross_energy_J"] >= 1.0
+    assert m["repetitions"] in (4, 5)   # 250 W x 1 ms = 250 mJ per call (5: float rounding of the counter)
+    assert m["energy_per_inference_J"] == pytest.approx(0.2, rel=0.01)
+
+
+class FakePynvml:
+    """The pynvml calls NvmlDevice uses; NVML (PCI) order differs from CUDA's."""
+
+    def __init__(self, uuids):
+        self.uuids = uuids
+        self.inited = self.shut = 0
+
+    def nvmlInit(self):
+        self.inited += 1
+
+    def nvmlShutdown(self):
+        self.shut += 1
+
+    def nvmlDeviceGetCount(self):
+        return len(self.uuids)
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return i
+
+    def nvmlDeviceGetUUID(self, h):
+        return self.uuids[h]
+
+    def nvmlDeviceGetName(self, h):
+        return f"GPU at NVML index {h}"
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h):
+        return 1000 * (h + 1)
+
+
+def test_nvml_device_matched_by_uuid_not_index():
+    from ckd_toolchain.hardware.energy.nvml import NvmlDevice, NvmlUnavailable, normalise_uuid
+
+    fake = FakePynvml(["GPU-aaaa-0000", "GPU-bbbb-1111", b"GPU-CCCC-2222"])
+    # CUDA_VISIBLE_DEVICES=2 makes NVML device 2 CUDA device 0: torch reports its UUID without prefix
+    dev = NvmlDevice(uuid="cccc-2222", module=fake)
+    assert dev.device_name() == "GPU at NVML index 2" and dev.total_energy_mj() == 3000
+    dev.close()
+    assert normalise_uuid("MIG-ABcd") == "abcd"
+    with pytest.raises(NvmlUnavailable, match="no NVML device"):
+        NvmlDevice(uuid="dddd", module=fake)
+    assert fake.shut == 2        # closed after the failed match too
 
 
 def test_gpu_fallback_without_cuda(monkeypatch):
@@ -187,6 +249,4 @@ def test_gpu_fallback_without_cuda(monkeypatch):
     ran = []
     m = gpu_energy.measure_energy(lambda: ran.append(1), 3)
     assert m["available"] is False and "no CUDA" in m["reason"] and ran == [1]
-    with pytest.raises(gpu_energy.NvmlUnavailable, match="not found"):
-        gpu_energy.Nvml(library="libnvidia-ml-does-not-exist.so")
     assert not math.isnan(m["duration_s"])
