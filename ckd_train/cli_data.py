@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ckd_toolchain.errors import OneLineArgumentParser, cli_entry
+from ckd_toolchain.ckd_train.data.config import BIN_MODES
 
 
 def _positive_int(text: str) -> int:
@@ -37,7 +38,7 @@ def _add_data_args(p) -> None:
     p.add_argument("--rgb-root", default=None, help="separate folder holding 101_ObjectCategories/ (default: --root)")
     p.add_argument("--T", type=_positive_int, default=8, help="time bins per DVS sample (default 8)")
     p.add_argument("--size", type=_positive_int, default=48, help="frame/image size (default 48)")
-    p.add_argument("--bins", default="count", choices=("count", "time"), help="equal event-count or equal-time bins")
+    p.add_argument("--bins", default="count", choices=BIN_MODES, help="equal event-count or equal-time bins; tonic-time/tonic-count: exactly tonic's ToFrame(n_time_bins/n_event_bins)")
     p.add_argument("--encoding", default="binary", choices=FRAME_ENCODINGS, help="frame encoding (default binary)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None, help="frame cache folder (default <root>/.frames-cache)")
