@@ -24,6 +24,8 @@ key                stored as                  meaning
 ``weights``        str                        ``"float"``, or the Loihi weight grid of a student
                                               fine-tuned with fixed-point weights (the stored
                                               weights are already on it; absent in older files)
+``nir_profile``    str                        ``"snntorch"`` | ``"norse"``: written for that
+                                              importer (``export.nir_profiles``); absent = spec
 =================  =========================  ==================================================
 
 :func:`read_metadata` decodes all of it back to plain Python types.

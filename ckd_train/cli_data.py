@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ckd_toolchain.errors import OneLineArgumentParser, cli_entry
+from ckd_toolchain.ckd_train.data.config import BIN_MODES
 
 
 def _positive_int(text: str) -> int:
@@ -37,7 +38,7 @@ def _add_data_args(p) -> None:
     p.add_argument("--rgb-root", default=None, help="separate folder holding 101_ObjectCategories/ (default: --root)")
     p.add_argument("--T", type=_positive_int, default=8, help="time bins per DVS sample (default 8)")
     p.add_argument("--size", type=_positive_int, default=48, help="frame/image size (default 48)")
-    p.add_argument("--bins", default="count", choices=("count", "time"), help="equal event-count or equal-time bins")
+    p.add_argument("--bins", default="count", choices=BIN_MODES, help="equal event-count or equal-time bins; tonic-time/tonic-count: exactly tonic's ToFrame(n_time_bins/n_event_bins)")
     p.add_argument("--encoding", default="binary", choices=FRAME_ENCODINGS, help="frame encoding (default binary)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None, help="frame cache folder (default <root>/.frames-cache)")
@@ -130,17 +131,27 @@ def _stats(args) -> int:
     from ckd_toolchain.ckd_train.data.ndigits_synth import format_summary, summarize
     from ckd_toolchain.ckd_train.data.sources import discover
 
+    from tqdm import tqdm
+
     cfg = _config(args)
-    data = build_datasets(cfg)
+    held: list[str] = []
+
+    def log(msg: str) -> None:  # hold back the latest line: build_datasets ends with the split summary,
+        for m in held:          # which is this command's result and is printed once, on stdout, below
+            print(m, file=sys.stderr, flush=True)
+        held[:] = [msg]
+
+    data = build_datasets(cfg, log=log)
+    for m in held:
+        if m != data.summary():
+            print(m, file=sys.stderr)
     source = discover(cfg)
     bad = {s.split(": ", 1)[0] for s in data.skipped}
+    files = [f for c in data.classes for f in source.dvs_files[c] if str(f) not in bad]
     stats = []
-    for label, c in enumerate(data.classes):
-        for f in source.dvs_files[c]:
-            if str(f) in bad:
-                continue
-            ev, _, _ = source.read_events(f)
-            stats.append({"events": int(ev.size), "on": int(np.sum(ev["p"]))})
+    for f in tqdm(files, desc="count events", unit="file", file=sys.stderr, disable=None, leave=False):
+        ev, _, _ = source.read_events(f)
+        stats.append({"events": int(ev.size), "on": int(np.sum(ev["p"]))})
     print(data.summary())
     print("events: " + format_summary(summarize(stats)))
     _report_skipped(data)

@@ -1,14 +1,22 @@
 """`ckd-export` console script: export a trained student to NIR (and ONNX for the GPU reference).
 
-    ckd-export --to nir  MODEL.pt -o model.nir  [--verify] [--frames X.npy] [--samples N]
+    ckd-export --to nir  MODEL.pt -o model.nir  [--nir-profile spec|snntorch|norse] [--verify]
+                         [--frames X.npy] [--samples N]
     ckd-export --to onnx MODEL.pt -o model.onnx [--verify]
     ckd-export --to onnx --teacher TEACHER.pt -o teacher.onnx [--verify]
 
+``--nir-profile`` (:mod:`ckd_toolchain.export.nir_profiles`): ``spec`` (default) writes the NIR spec
+graph; ``snntorch`` / ``norse`` write the same network so that snnTorch's ``import_from_nir`` /
+``norse.torch.from_nir`` run the file as written (their dt, Flatten and pooling conventions; the
+profile is recorded as metadata ``nir_profile``).
+
 ``--verify`` (NIR): the written file is read back with ``nir.read(type_check=True)`` and simulated
-by our float interpreter and by Norse on real test frames (the checkpoint's data config, test
-split; or ``--frames`` ``[B, T, C, H, W]`` / ``[T, C, H, W]``); spikes of every LIF layer, the
-last layer's spike counts, logits and predictions are compared with the snnTorch student
-(:mod:`ckd_toolchain.export.verify`: exact in float64, bounded spike flips in float32). ``--verify`` (ONNX):
+by our float interpreter, snnTorch's and Norse's importers on real test frames (the checkpoint's
+data config, test split; or ``--frames`` ``[B, T, C, H, W]`` / ``[T, C, H, W]``); spikes of every
+LIF layer, the last layer's spike counts, logits and predictions are compared with the snnTorch
+student (:mod:`ckd_toolchain.export.verify`: exact in float64, bounded spike flips in float32).
+Each line says what ran: the file as written, or (an importer whose profile the file was not
+written with) which rewrite of it. ``--verify`` (ONNX):
 onnxruntime's logits against PyTorch's to 1e-4 (:mod:`ckd_toolchain.export.onnx_export` for the student's
 spike-flip allowance). A failed verification exits 1; bad input (corrupt checkpoint, wrong frame
 shape, unsupported layer) is one line on stderr and exit 2; outputs are written atomically.
@@ -21,6 +29,7 @@ import numpy as np
 import torch
 
 from ckd_toolchain.errors import InputError, OneLineArgumentParser, cli_entry
+from ckd_toolchain.export.nir_profiles import PROFILES
 
 def build_parser() -> OneLineArgumentParser:
     p = OneLineArgumentParser(prog="ckd-export", description="export a trained student to NIR (and ONNX for the GPU reference)")
@@ -31,7 +40,11 @@ def build_parser() -> OneLineArgumentParser:
     p.add_argument("--verify", action="store_true", help="simulate the written file and compare with PyTorch")
     p.add_argument("--frames", help="verification input .npy: [B, T, C, H, W] or [T, C, H, W] (default: test split)")
     p.add_argument("--samples", type=int, default=32, help="test samples used by --verify, spread over the classes (default 32; 0 = the whole test split)")
+    p.add_argument("--nir-profile", choices=PROFILES, default=None,
+                   help="NIR spelling: spec (default; the NIR spec), snntorch or norse (runs as written in "
+                        "snntorch.import_nir.import_from_nir / norse.torch.from_nir)")
     p.add_argument("--no-norse", action="store_true", help="skip the Norse simulation in --verify")
+    p.add_argument("--no-snntorch", action="store_true", help="skip the snnTorch importer in --verify")
     p.add_argument("--report", help="write the verification numbers as JSON here")
     return p
 
@@ -92,6 +105,7 @@ def export_nir(args) -> int:
     from ckd_toolchain.ckd_train.checkpoint import load_student
     from ckd_toolchain.export.lif_to_nir import DEFAULT_DT
     from ckd_toolchain.export.nir_from_student import student_to_nir
+    from ckd_toolchain.export.nir_profiles import PROFILE_DT, profile_graph
     from ckd_toolchain.nir_metadata import sha256_file, student_metadata
 
     model, ckpt = load_student(args.model)
@@ -101,23 +115,26 @@ def export_nir(args) -> int:
         frames, labels = _verification_frames(args, ckpt, T, shape)
     meta = student_metadata(ckpt, sha256_file(args.model), [], DEFAULT_DT)
     exported = student_to_nir(model, shape, meta, where=args.model, dt=DEFAULT_DT)
+    profile = args.nir_profile or "spec"
+    written = profile_graph(exported.graph, profile, args.model)
     with atomic_path(args.out) as tmp:
-        nir.write(tmp, exported.graph)
+        nir.write(tmp, written)
         graph = nir.read(tmp, type_check=True)  # the round trip the issue requires, before rename
-    _say(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges, T={T}, input {list(shape)}")
+    _say(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges, T={T}, input {list(shape)}, "
+         f"--nir-profile {profile} (dt {PROFILE_DT[profile]:g})")
     if not args.verify:
         return 0
     from ckd_toolchain.export.verify import passes, verify_graph
 
-    res = verify_graph(model, graph, exported.lif_modules, frames, exported.order, DEFAULT_DT,
-                       use_norse=not args.no_norse)
+    res = verify_graph(model, graph, exported.lif_modules, frames, exported.order, PROFILE_DT[profile],
+                       use_norse=not args.no_norse, use_snntorch=not args.no_snntorch)
     if labels is not None:
         with torch.no_grad():
             pred = model(frames.transpose(0, 1), head="dvs").mean(0).argmax(-1)
         res["student_accuracy"] = float((pred == labels).float().mean())
         _say(f"student accuracy on these {len(labels)} test samples: {res['student_accuracy']:.3f}")
     ok = True
-    for sim in ("nir_float64", "nir_float32", "norse"):
+    for sim in ("nir_float64", "nir_float32", "snntorch", "norse"):
         r = res.get(sim)
         if r is None:
             continue
@@ -127,7 +144,7 @@ def export_nir(args) -> int:
             continue
         good = passes(sim, r)
         ok &= good
-        _say(f"verify {sim}{' (' + r['engine'] + ')' if 'engine' in r else ''}: "
+        _say(f"verify {sim} ({r['engine']} on {r['ran']}): "
              f"{r['spike_mismatches']}/{r['neuron_steps']} neuron-steps differ, last-layer spike counts "
              f"{'equal' if r['last_layer_counts_equal'] else 'differ in ' + str(r['last_layer_count_mismatches'])}, "
              f"logits max |diff| {r['logits_max_abs_diff']:.3g}, prediction agreement {r['prediction_agreement']:.3f} "
@@ -142,16 +159,21 @@ def export_nir(args) -> int:
 
 def export_onnx(args) -> int:
     from ckd_toolchain.ckd_train.checkpoint import load_student, load_teacher
+    from ckd_toolchain.export.lif_to_nir import DEFAULT_DT
     from ckd_toolchain.export.onnx_export import (UnrolledStudent, export_student_onnx, export_teacher_onnx,
-                                    onnx_compare, onnx_passes)
+                                                  onnx_compare, onnx_metadata, onnx_passes, student_onnx_metadata)
+    from ckd_toolchain.nir_metadata import sha256_file, student_metadata
 
+    sha = sha256_file(args.model)
     if args.teacher:
         model, ckpt = load_teacher(args.model)
         size = int(((ckpt.get("config") or {}).get("data") or {}).get("size", 48))
         shape = (3, size, size)
         x = _teacher_inputs(args, ckpt, shape) if args.verify else None
-        export_teacher_onnx(model, shape, args.out)
-        _say(f"wrote {args.out}: teacher, input hsv[B, {', '.join(map(str, shape))}]")
+        classes = [str(c) for c in ckpt.get("classes") or []]
+        export_teacher_onnx(model, shape, args.out, {"classes": classes, "num_classes": len(classes), "source_sha256": sha})
+        _say(f"wrote {args.out}: teacher, input hsv[B, {', '.join(map(str, shape))}] -> logits[B, {len(classes)}]; "
+             f"{_folding(onnx_metadata(args.out))}")
         if not args.verify:
             return 0
         res, what = onnx_compare(args.out, model, x, batch_axis=0), "teacher"
@@ -159,8 +181,10 @@ def export_onnx(args) -> int:
         model, ckpt = load_student(args.model)
         T, shape = _student_geometry(ckpt)
         frames = _verification_frames(args, ckpt, T, shape)[0] if args.verify else None
-        export_student_onnx(model, T, shape, args.out)
-        _say(f"wrote {args.out}: student unrolled over T={T}, input frames[{T}, B, {', '.join(map(str, shape))}]")
+        meta = student_onnx_metadata(student_metadata(ckpt, sha, [], DEFAULT_DT), T, shape)
+        export_student_onnx(model, T, shape, args.out, meta)
+        _say(f"wrote {args.out}: student unrolled over T={T}, input frames[{T}, B, {', '.join(map(str, shape))}] -> "
+             f"logits[{T}, B, {meta.get('num_classes', '?')}]; {_folding(onnx_metadata(args.out))}")
         if not args.verify:
             return 0
         res = onnx_compare(args.out, UnrolledStudent(model, T).eval(), frames.transpose(0, 1).contiguous(), batch_axis=1)
@@ -177,6 +201,13 @@ def export_onnx(args) -> int:
         sys.stderr.write("ckd-export: error: ONNX verification failed\n")
         return 1
     return 0
+
+
+def _folding(meta: dict) -> str:
+    f = meta.get("folding") or {}
+    a, b = f.get("exported", {}), f.get("folded", {})
+    return (f"constant-folded: {sum(a.values())} -> {sum(b.values())} nodes (Constant {a.get('Constant', 0)} -> "
+            f"{b.get('Constant', 0)}, Identity {a.get('Identity', 0)} -> {b.get('Identity', 0)})")
 
 
 def _teacher_inputs(args, ckpt, shape) -> torch.Tensor:
@@ -207,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.teacher and args.to != "onnx":
         raise InputError(None, "--teacher is only for --to onnx (the NIR graph is the deployed student)")
+    if args.nir_profile is not None and args.to != "nir":
+        raise InputError(None, "--nir-profile is only for --to nir")
     if args.samples < 0:
         raise InputError(None, "--samples must be >= 0 (0 = the whole test split)")
     with torch.no_grad():  # scoped: callers (tests, notebooks) keep their autograd state

@@ -4,10 +4,24 @@ Student: :class:`UnrolledStudent` runs ``features`` + ``head_dvs`` one time step
 each LIF's membrane an explicit tensor (``ckd_train.models.lif.lif_step``, the training update
 ``U ← beta (1 - H(U - V_th)) U + X``, spike ``H(U - V_th)`` as ``Greater`` + ``Cast``). The Python
 loop over ``T`` is traced by ``torch.onnx.export`` (TorchScript exporter, ``dynamo=False``,
-opset 17) into an unrolled graph: input ``frames[T, B, C, H, W]`` (``B`` dynamic), output
-``logits[T, B, classes]``. BatchNorm stays a ``BatchNormalization`` node (eval statistics).
+opset 17) into an unrolled graph. Layout: input ``frames[T, B, C, H, W]`` float32 (time first,
+``T`` fixed by the unrolling, ``B`` dynamic; the frames of ``ckd_train.data``, e.g. binary
+``[T, B, 2, 48, 48]``), output ``logits[T, B, classes]`` float32 (one logit vector per time step;
+the prediction is the argmax of the mean over ``T``, as in training and ``ckd-deploy``). The
+first step skips the membrane decay (``U = X`` exactly, as ``beta·0 + X``), so the graph needs no
+batch-sized zeros tensor. ``torch.onnx.export(do_constant_folding=True)`` folds BatchNorm into the
+convolutions; :mod:`ckd_toolchain.export.onnx_fold` then removes the remaining ``Constant`` /
+``Identity`` nodes (the counts before and after are stored in the file's ``folding`` property).
 
 Teacher: a plain ``hsv[B, 3, H, W] → logits[B, classes]`` export.
+
+``metadata_props`` (schema ``ckd-onnx/1``, JSON values for non-strings): ``format``, ``model``
+(student | teacher), ``input`` / ``output`` (the layouts above, in words), ``folding``, and for the
+student ``T``, ``classes``, ``num_classes``, ``frame_encoding``, ``source_sha256`` (of the
+checkpoint), ``arch``, ``method``, ``weights`` (``float`` or the Loihi grid), ``beta``,
+``threshold`` (the keys of :mod:`ckd_toolchain.nir_metadata`); the teacher has ``classes`` and
+``source_sha256``. :func:`run_onnx` checks the input against the file's fixed dims first: a wrong
+``T`` is one line naming the file, its ``T`` and what to do (:func:`check_onnx_input`).
 
 :func:`onnx_max_abs_diff` runs the file with onnxruntime (CPU) and returns the largest absolute
 difference to the PyTorch logits on the same input; :func:`onnx_compare` also gives it per sample.
@@ -24,6 +38,7 @@ arithmetic, not the Conv+BN fusion. The student check is therefore: logits withi
 """
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -36,6 +51,7 @@ from ckd_toolchain.atomic_io import atomic_path
 from ckd_toolchain.errors import InputError
 
 OPSET = 17
+ONNX_FORMAT = "ckd-onnx/1"
 TOLERANCE = 1e-4
 STUDENT_MIN_EXACT_FRACTION = 0.95
 
@@ -56,9 +72,12 @@ class UnrolledStudent(nn.Module):
         from ckd_toolchain.ckd_train.models.lif import lif_step
 
         mem = mems.get(id(mod))
-        if mem is None:
-            mem = torch.zeros_like(x)
-        s, mem = lif_step(x, mem, mod.beta, mod.threshold, _heaviside)
+        if mem is None:  # first step: U = beta (1 - H(0 - V_th)) 0 + X = X exactly (V_th > 0); no zeros tensor
+            if not float(mod.threshold) > 0:
+                raise ValueError("the ONNX export needs a positive LIF threshold")
+            s, mem = _heaviside(x - mod.threshold), x
+        else:
+            s, mem = lif_step(x, mem, mod.beta, mod.threshold, _heaviside)
         mems[id(mod)] = mem
         return s
 
@@ -88,27 +107,83 @@ class UnrolledStudent(nn.Module):
 
 
 def _export(module: nn.Module, example: torch.Tensor, out_path: str | os.PathLike, input_name: str,
-            dynamic_axes: dict) -> Path:
+            dynamic_axes: dict, metadata: dict) -> Path:
+    """Export, fold constants (:mod:`ckd_toolchain.export.onnx_fold`), set ``metadata_props``
+    (including ``folding``: the node count per op type before and after folding, JSON)."""
+    import onnx
+
+    from ckd_toolchain.export.onnx_fold import count_ops, fold_constants
+
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (example,), str(tmp), dynamo=False, opset_version=OPSET,
                           input_names=[input_name], output_names=["logits"],
                           dynamic_axes=dynamic_axes, do_constant_folding=True)
+        raw = onnx.load(str(tmp))
+        model = fold_constants(raw)
+        meta = {**metadata, "folding": {"exported": count_ops(raw), "folded": count_ops(model)}}
+        onnx.helper.set_model_props(model, {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
+        onnx.save(model, str(tmp))
     return out_path
 
 
-def export_student_onnx(student: nn.Module, T: int, input_shape, out_path: str | os.PathLike) -> Path:
+def student_onnx_metadata(nir_meta: dict, T: int, input_shape) -> dict:
+    """``metadata_props`` of a student file: the NIR metadata keys that describe the model
+    (:mod:`ckd_toolchain.nir_metadata`) plus the tensor layouts (module docstring)."""
+    keep = ("classes", "num_classes", "frame_encoding", "source_sha256", "arch", "method", "weights", "beta", "threshold")
+    shape = ", ".join(str(int(s)) for s in input_shape)
+    return {"format": ONNX_FORMAT, "model": "student", "T": int(T), **{k: nir_meta[k] for k in keep if k in nir_meta},
+            "input": f"frames[T={int(T)}, B, {shape}] float32 ({nir_meta.get('frame_encoding', '')} frames, time first)",
+            "output": "logits[T, B, num_classes] float32 (per time step; predict argmax of the mean over T)"}
+
+
+def export_student_onnx(student: nn.Module, T: int, input_shape, out_path: str | os.PathLike,
+                        metadata: dict | None = None) -> Path:
     """Write the unrolled student (``frames[T, B, C, H, W]``, ``B`` dynamic) to ``out_path``."""
     example = torch.zeros(int(T), 1, *[int(s) for s in input_shape])
+    meta = metadata if metadata is not None else student_onnx_metadata({}, T, input_shape)
     return _export(UnrolledStudent(student.eval(), T).eval(), example, out_path, "frames",
-                   {"frames": {1: "batch"}, "logits": {1: "batch"}})
+                   {"frames": {1: "batch"}, "logits": {1: "batch"}}, meta)
 
 
-def export_teacher_onnx(teacher: nn.Module, input_shape, out_path: str | os.PathLike) -> Path:
+def export_teacher_onnx(teacher: nn.Module, input_shape, out_path: str | os.PathLike,
+                        metadata: dict | None = None) -> Path:
     """Write the ANN teacher (``hsv[B, 3, H, W]``, ``B`` dynamic) to ``out_path``."""
     example = torch.zeros(1, *[int(s) for s in input_shape])
-    return _export(teacher.eval(), example, out_path, "hsv", {"hsv": {0: "batch"}, "logits": {0: "batch"}})
+    shape = ", ".join(str(int(s)) for s in input_shape)
+    meta = {"format": ONNX_FORMAT, "model": "teacher", **(metadata or {}),
+            "input": f"hsv[B, {shape}] float32 (HSV image in [0, 1])", "output": "logits[B, num_classes] float32"}
+    return _export(teacher.eval(), example, out_path, "hsv", {"hsv": {0: "batch"}, "logits": {0: "batch"}}, meta)
+
+
+def check_onnx_input(path: str | os.PathLike, sess, x: np.ndarray) -> None:
+    """A one-line ``InputError`` when ``x`` does not fit the file's fixed input dims (e.g. a wrong
+    ``T``: the student is unrolled over exactly ``T`` steps)."""
+    inp = sess.get_inputs()[0]
+    want = list(inp.shape)
+    fixed_bad = [i for i, d in enumerate(want) if isinstance(d, int) and (i >= x.ndim or x.shape[i] != d)]
+    if x.ndim != len(want) or fixed_bad:
+        meta = sess.get_modelmeta().custom_metadata_map
+        hint = ""
+        if inp.name == "frames" and fixed_bad == [0] and x.ndim == len(want):
+            hint = (f": this file is the student unrolled over T = {want[0]} time steps and cannot run T = "
+                    f"{x.shape[0]}; export it again from a checkpoint with T = {x.shape[0]}")
+        layout = meta.get("input", f"{inp.name}{[d if isinstance(d, int) else 'B' for d in want]}")
+        raise InputError(path, f"input {inp.name} must be {layout}, got shape {list(x.shape)}{hint}")
+
+
+def onnx_metadata(path: str | os.PathLike) -> dict:
+    """``metadata_props`` of an ONNX file, JSON values decoded."""
+    import onnx
+
+    out = {}
+    for p in onnx.load(str(path), load_external_data=False).metadata_props:
+        try:
+            out[p.key] = json.loads(p.value)
+        except ValueError:
+            out[p.key] = p.value
+    return out
 
 
 def run_onnx(path: str | os.PathLike, x: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -120,6 +195,7 @@ def run_onnx(path: str | os.PathLike, x: np.ndarray | torch.Tensor) -> np.ndarra
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise InputError(path, f"onnxruntime cannot load it: {exc}") from None
     x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    check_onnx_input(path, sess, x)
     name = sess.get_inputs()[0].name
     return sess.run(None, {name: x.astype(np.float32)})[0]
 

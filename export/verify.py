@@ -1,24 +1,15 @@
 """Verification of an exported NIR graph against the snnTorch student, by independent simulators.
 
-Two simulators run the *file* (after ``nir.write``/``nir.read``) on the same frames as the student:
+Simulators run the *file* (after ``nir.write``/``nir.read``) on the same frames as the student:
 
-1. our float interpreter :mod:`ckd_toolchain.simulators.nir_float` (the graph exactly as written);
-2. Norse 1.1's ``norse.torch.from_nir`` (executed by nirtorch's ``GraphExecutor``, one call per
-   time step) for feed-forward graphs; for graphs with fan-in (ResNet) Norse's node modules wired
-   by ``nirtorch.nir_to_torch``, because ``from_nir``'s executor runs a fan-in node before one of
-   its inputs (:data:`NORSE_FROM_NIR_FAN_IN`). Norse's importer does not cover the whole graph as
-   written, so it runs an *equivalent* graph made by :func:`norse_compatible`:
-
-   * ``AvgPool2d`` has no Norse mapping → a ``Conv2d`` with a channel-diagonal weight
-     (``W[c, c] = 1/(kH·kW)``, zeros elsewhere; same stride/padding), i.e. the same window mean
-     (Norse's Conv2d mapping sets ``in_channels = weight.shape[1]``, so grouped convs fail);
-   * Norse ignores LIF's ``r`` (it warns "expected r = 1") → ``r`` is multiplied into the weights
-     and bias of the node feeding the LIF, or, for an identity residual edge (spikes straight
-     into ``_lif2``), a 1x1 ``Conv2d`` with weight ``r·I`` is put on that edge; then
-     ``r = 1``;
-   * Norse/nirtorch map ``Flatten(start_dim, end_dim)`` to ``torch.nn.Flatten(start_dim, end_dim)``
-     on *batched* tensors, while NIR (and snnTorch's exporter) count dims without the batch axis →
-     ``start_dim``/``end_dim`` ≥ 0 are shifted by one.
+1. our float interpreter :mod:`ckd_toolchain.simulators.nir_float` (the graph exactly as written:
+   what ``ckd-deploy --target cpu`` runs), in float64 and float32;
+2. the importers of :mod:`ckd_toolchain.export.importers`: snnTorch 1.0's ``import_from_nir`` and
+   Norse 1.1's ``from_nir`` (for graphs with fan-in, Norse's node modules wired by
+   ``nirtorch.nir_to_torch``, :data:`~ckd_toolchain.export.importers.NORSE_FROM_NIR_FAN_IN`). Each
+   runs the file *as written* when it was exported with that importer's ``--nir-profile``, else
+   the profile's rewrite of it (:mod:`ckd_toolchain.export.nir_profiles`); the result's ``ran``
+   says which, and ``ckd-export --verify`` prints it.
 
 What is compared (:func:`compare_runs`): for every LIF node, the spike tensor ``[B, T, ...]``
 (number of neuron-steps that differ, out of all), the spike counts of the last spiking layer per
@@ -33,7 +24,7 @@ Tolerances (measured with ``ckd-export --verify`` and ``tests/export/test_export
   counts and predictions. Measured on N-Digits test frames (179 samples, T = 8; students of width
   0.25 with random weights and BN statistics calibrated on 64 training samples, mean spike
   rates 13 % and 16 %): 0 of 3.3e8 (VGG) and 0 of 4.5e8 (ResNet-18) neuron-steps differ.
-* ``nir_float32`` and ``norse`` (float32): folded and unfolded BN round differently by a few
+* ``nir_float32``, ``snntorch`` and ``norse`` (float32): folded and unfolded BN round differently by a few
   ulps; where a membrane lands within that distance of the threshold a spike flips (measured: 1
   of 5.3e7 neuron-steps in the first LIF layer), and each flip changes the input of every later
   layer, so flips multiply with depth (measured: 0.25 % of neuron-steps in VGG's deepest layers,
@@ -44,15 +35,11 @@ Tolerances (measured with ``ckd-export --verify`` and ``tests/export/test_export
 from __future__ import annotations
 
 import copy
-import logging
 from typing import Any
 
 import nir
-import numpy as np
 import torch
 from torch import nn
-
-from ckd_toolchain.errors import InputError
 
 FLOAT32_MAX_FLIP_FRACTION = 0.05
 FLOAT32_MIN_AGREEMENT = 0.95
@@ -102,140 +89,6 @@ def run_float_interpreter(graph: nir.NIRGraph, frames: torch.Tensor, record: lis
             for n in record:
                 recs[n].append(rec[n])
     return torch.cat(outs), {n: torch.cat(v) for n, v in recs.items()}
-
-
-# --- Norse -----------------------------------------------------------------------------------
-
-def _node_shape(node: nir.NIRNode, key: str = "input") -> tuple[int, ...]:
-    t = node.input_type if key == "input" else node.output_type
-    return tuple(int(s) for s in np.asarray(t[key]).reshape(-1))
-
-
-def norse_compatible(graph: nir.NIRGraph) -> nir.NIRGraph:
-    """An equivalent graph using only what ``norse.torch.from_nir`` maps (see module docstring)."""
-    g = nir.NIRGraph(nodes={k: copy.deepcopy(v) for k, v in graph.nodes.items()},
-                     edges=list(graph.edges), metadata=dict(graph.metadata), type_check=True)
-    nodes, edges = g.nodes, list(g.edges)
-    for name, node in list(nodes.items()):
-        if isinstance(node, nir.AvgPool2d):
-            C = _node_shape(node)[0]
-            kh, kw = (int(v) for v in np.asarray(node.kernel_size).reshape(-1)[:2])
-            w = np.zeros((C, C, kh, kw), np.float32)
-            w[np.arange(C), np.arange(C)] = 1.0 / (kh * kw)
-            nodes[name] = nir.Conv2d(input_shape=None, weight=w,
-                                     stride=tuple(int(v) for v in np.asarray(node.stride).reshape(-1)[:2]),
-                                     padding=tuple(int(v) for v in np.asarray(node.padding).reshape(-1)[:2]),
-                                     dilation=1, groups=1, bias=np.zeros(C, np.float32))
-        elif isinstance(node, nir.Flatten):
-            s, e = int(node.start_dim), int(node.end_dim)
-            nodes[name] = nir.Flatten(input_type=node.input_type, start_dim=s + 1 if s >= 0 else s,
-                                      end_dim=e + 1 if e >= 0 else e)
-    consumers: dict[str, int] = {}
-    for src, _ in edges:
-        consumers[src] = consumers.get(src, 0) + 1
-    for name, node in list(nodes.items()):
-        if not isinstance(node, (nir.LIF, nir.CubaLIF)) or np.allclose(node.r, 1.0):
-            continue
-        r = np.asarray(node.r, dtype=np.float64)
-        shape = r.shape
-        for src, dst in [e for e in edges if e[1] == name]:
-            pre = nodes[src]
-            if isinstance(pre, (nir.Conv2d, nir.Affine)) and consumers[src] == 1 and len(shape) in (1, 3):
-                rc = r.reshape(r.shape[0], -1)[:, 0]  # per output channel (r is uniform per channel here)
-                if not np.allclose(r.reshape(r.shape[0], -1), rc[:, None]):
-                    raise InputError(None, f"node {name!r}: r varies within a channel; cannot fold it for Norse")
-                wshape = (-1,) + (1,) * (pre.weight.ndim - 1)
-                pre.weight = (pre.weight * rc.reshape(wshape)).astype(np.float32)
-                pre.bias = (np.asarray(pre.bias) * rc).astype(np.float32)
-            elif len(shape) == 3:  # identity edge (e.g. a residual): a 1x1 conv with weight r·I
-                C = shape[0]
-                rc = r.reshape(C, -1)[:, 0]
-                scale = f"{src}__x_r__{name}"
-                w = np.zeros((C, C, 1, 1), np.float32)
-                w[np.arange(C), np.arange(C), 0, 0] = rc
-                nodes[scale] = nir.Conv2d(input_shape=None, weight=w, stride=1, padding=0, dilation=1,
-                                          groups=1, bias=np.zeros(C, np.float32))
-                edges.remove((src, dst))
-                edges += [(src, scale), (scale, dst)]
-            elif len(shape) == 1:
-                scale = f"{src}__x_r__{name}"
-                nodes[scale] = nir.Affine(weight=np.diag(r).astype(np.float32), bias=np.zeros(shape, np.float32))
-                edges.remove((src, dst))
-                edges += [(src, scale), (scale, dst)]
-            else:
-                raise InputError(None, f"node {name!r}: cannot make r = 1 for Norse (shape {shape})")
-        node.r = np.ones_like(node.r)
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata), type_check=False)
-
-
-def has_fan_in(graph: nir.NIRGraph) -> bool:
-    dst = [d for _, d in graph.edges]
-    return len(dst) != len(set(dst))
-
-
-NORSE_FROM_NIR_FAN_IN = (
-    "norse.torch.from_nir runs nirtorch's legacy GraphExecutor, which orders nodes depth-first: a "
-    "node with two inputs (the residual LIF) runs before one of them and reads that input from the "
-    "previous time step, so it cannot simulate residual graphs; Norse's node modules are run by "
-    "nirtorch.nir_to_torch (topological, sums fan-in) instead")
-
-
-def build_norse(graph: nir.NIRGraph, dt: float):
-    """``(module, engine)``: Norse's executable for the :func:`norse_compatible` graph.
-
-    ``norse.torch.from_nir`` where it simulates the graph correctly (no fan-in); for graphs with
-    fan-in, Norse's own node mappings (``norse.torch.utils.import_nir._import_norse_module``)
-    wired by ``nirtorch.nir_to_torch`` (see :data:`NORSE_FROM_NIR_FAN_IN`)."""
-    import functools
-
-    import norse.torch as norse_torch
-
-    ng = norse_compatible(graph)
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
-    if not has_fan_in(ng):
-        return norse_torch.from_nir(ng, dt=dt, ignore_warnings=True), "norse.torch.from_nir"
-    import nirtorch
-    from norse.torch.utils.import_nir import _import_norse_module
-
-    fn = functools.partial(_import_norse_module, dt=dt, ignore_warnings=True)
-    node_map = {cls: fn for cls in (nir.Affine, nir.Conv2d, nir.Flatten, nir.Linear, nir.LIF, nir.IF,
-                                    nir.CubaLIF, nir.SumPool2d)}
-    return nirtorch.nir_to_torch(ng, node_map), "nirtorch.nir_to_torch + Norse node modules"
-
-
-def run_norse(graph: nir.NIRGraph, frames: torch.Tensor, record: list[str], dt: float,
-              batch_size: int = 16, built=None):
-    """Norse on the :func:`norse_compatible` graph, one call per time step (``built``: the
-    ``(module, engine)`` of :func:`build_norse`, to reuse). Returns
-    ``(output[B, T, K], {node: spikes[B, T, ...]}, engine)``."""
-    module, engine = built if built is not None else build_norse(graph, dt)
-    outs, recs = [], {n: [] for n in record}
-    steps: dict[str, list] = {}
-    hooks = []
-    for n in record:
-        sub = module.get_submodule(n.replace(".", "_"))
-
-        def hook(_m, _inp, out, n=n):
-            steps[n].append(out[0] if isinstance(out, tuple) else out)
-        hooks.append(sub.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            for start in range(0, frames.shape[0], batch_size):
-                x = frames[start:start + batch_size].float()
-                state = None
-                ys = []
-                steps.clear()
-                steps.update({n: [] for n in record})
-                for t in range(x.shape[1]):
-                    y, state = module(x[:, t], state)
-                    ys.append(y)
-                outs.append(torch.stack(ys, 1))
-                for n in record:
-                    recs[n].append(torch.stack(steps[n], 1))
-    finally:
-        for h in hooks:
-            h.remove()
-    return torch.cat(outs), {n: torch.cat(v) for n, v in recs.items()}, engine
 
 
 # --- comparison ---------------------------------------------------------------------------------
@@ -313,20 +166,39 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _build_importers(graph: nir.NIRGraph, importers, out: dict) -> dict:
+    """``{importer: (module, graph it runs, what it is, engine)}``; an importer that cannot load the
+    graph gets ``out[importer] = {"error": ...}`` (reported, not raised)."""
+    from ckd_toolchain.export import importers as imp
+
+    built = {}
+    for name in importers:
+        try:
+            g, ran = imp.prepare(graph, name)
+            module, engine = imp.build(g, name)
+            built[name] = (module, ran, engine)
+        except Exception as exc:  # noqa: BLE001 - report what an importer cannot do instead of failing
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return built
+
+
 def verify_graph(model: nn.Module, graph: nir.NIRGraph, lif_modules: dict[str, nn.Module],
                  frames: torch.Tensor, order: list[str], dt: float, use_norse: bool = True,
-                 float64: bool = True, chunk: int = 8) -> dict[str, Any]:
+                 float64: bool = True, chunk: int = 8, use_snntorch: bool = True) -> dict[str, Any]:
     """Compare the student with the NIR graph on ``frames[B, T, C, H, W]``.
 
     ``nir_float64``: float64 student vs our interpreter in float64 (must be exact);
-    ``nir_float32``: float32 student vs our interpreter in float32; ``norse``: float32 student vs
-    Norse (float32). See the module docstring for the tolerances. Samples are processed ``chunk``
-    at a time so that memory stays bounded (every LIF layer's spikes are kept per chunk)."""
+    ``nir_float32``: float32 student vs our interpreter in float32; ``snntorch`` / ``norse``:
+    float32 student vs the importer (float32) on the file as written or on its profile rewrite
+    (``ran``). See the module docstring for the tolerances. Samples are processed ``chunk`` at a
+    time so that memory stays bounded (every LIF layer's spikes are kept per chunk)."""
+    from ckd_toolchain.export import importers as imp
     from ckd_toolchain.simulators.nir_float import NIRFloatModel
 
     frames = torch.as_tensor(frames).float()
     record = [n for n in order if n in lif_modules]
-    sims: dict[str, list] = {"nir_float64": [], "nir_float32": [], "norse": []}
+    names = [n for n, on in (("snntorch", use_snntorch), ("norse", use_norse)) if on]
+    sims: dict[str, list] = {k: [] for k in ("nir_float64", "nir_float32", *names)}
     m64 = lif64 = i64 = None
     if float64:
         m64 = copy.deepcopy(model).double().eval()
@@ -334,12 +206,7 @@ def verify_graph(model: nn.Module, graph: nir.NIRGraph, lif_modules: dict[str, n
         i64 = NIRFloatModel(graph, dtype=torch.float64)
     i32 = NIRFloatModel(graph, dtype=torch.float32)
     out: dict[str, Any] = {"frames_shape": list(frames.shape), "dt": dt}
-    built = None
-    if use_norse:
-        try:
-            built = build_norse(graph, dt)
-        except Exception as exc:  # noqa: BLE001 - report what Norse cannot do instead of failing
-            out["norse"] = {"error": f"{type(exc).__name__}: {exc}"}
+    built = _build_importers(graph, names, out)
     student_spikes = 0
     for start in range(0, frames.shape[0], chunk):
         x = frames[start:start + chunk]
@@ -352,20 +219,24 @@ def verify_graph(model: nn.Module, graph: nir.NIRGraph, lif_modules: dict[str, n
             del l64, s64
         y, rec = run_float_interpreter(graph, x, record, model=i32)
         sims["nir_float32"].append(compare_runs(ref_logits, ref_spikes, y, rec, order))
-        if built is not None:
+        for name in list(built):
             try:
-                y, rec, engine = run_norse(graph, x, record, dt, built=built)
-                sims["norse"].append(compare_runs(ref_logits, ref_spikes, y, rec, order))
+                y, rec = imp.run(built[name][0], name, x, record)
+                sims[name].append(compare_runs(ref_logits, ref_spikes, y, rec, order))
             except Exception as exc:  # noqa: BLE001
-                out["norse"] = {"error": f"{type(exc).__name__}: {exc}"}
-                built = None
-                sims["norse"] = []
+                out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                del built[name]
+                sims[name] = []
     out["student_spikes"] = student_spikes
     for name, parts in sims.items():
         if parts:
             out[name] = merge_results(parts)
-    if "norse" in out and "error" not in out["norse"]:
-        out["norse"] = {"engine": engine, **out["norse"]}
-        if has_fan_in(graph):
-            out["norse"]["from_nir_unsupported"] = NORSE_FROM_NIR_FAN_IN
+    for name in ("nir_float64", "nir_float32"):
+        if name in out:
+            out[name] = {"engine": "ckd_toolchain.simulators.nir_float", "ran": "the file as written", **out[name]}
+    for name, (_module, ran, engine) in built.items():
+        if name in out and "error" not in out[name]:
+            out[name] = {"engine": engine, "ran": ran, **out[name]}
+            if name == "norse" and engine != imp.ENGINE["norse"]:
+                out[name]["from_nir_unsupported"] = imp.NORSE_FROM_NIR_FAN_IN
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -101,6 +102,11 @@ def run_netx_from_args(args: argparse.Namespace, net_path: str | os.PathLike | N
             entry[var] = list(arr.shape)
         summary["layers"].append(entry)
     write_json(out_dir / "netx-run.json", summary)
+    spikes = sum(int(np.asarray(layer["s"]).sum()) for layer in out if "s" in layer)
+    rec = args.record if isinstance(args.record, str) else ",".join(args.record)
+    print(f"ckd-deploy: ran {net_path} for {int(args.steps)} steps on --sim {args.sim} ({len(out)} layers"
+          + (f", {spikes} spikes in all layers" if any("s" in layer for layer in out) else "")
+          + f", {wall:.1f} s); wrote {out_dir}/layer-<i>-<{rec}>.npy and netx-run.json", file=sys.stderr)
     return out
 
 

@@ -16,12 +16,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ckd_toolchain.errors import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+PROGRESS_PREFIX = "lava_worker: "
 HOW_TO_CREATE = (
     "the genuine Lava env is missing: run `make setup` (builds it with Python 3.10 and "
     "lava-dl==0.6.0) or point CKD_LAVA_PYTHON at a python that has lava-dl 0.6 installed"
@@ -68,11 +72,23 @@ def lava_available() -> bool:
     return True
 
 
-def run_in_lava_env(args: Sequence[str], timeout: float, cwd: str | os.PathLike | None = None) -> str:
+def stderr_progress(prefix: str = "genuine Lava") -> Callable[[str], None]:
+    """A progress callback printing ``<prefix>: <line> (<elapsed> s)`` to stderr (one line per call)."""
+    start = time.monotonic()
+
+    def show(line: str) -> None:
+        print(f"{prefix}: {line} ({time.monotonic() - start:.0f} s)", file=sys.stderr, flush=True)
+    return show
+
+
+def run_in_lava_env(args: Sequence[str], timeout: float, cwd: str | os.PathLike | None = None,
+                    progress: Callable[[str], None] | None = None) -> str:
     """Run ``<lava python> args...`` with a timeout; return stdout.
 
     The child runs in its own process group so a timeout kills Lava's runtime processes too.
-    Raises :class:`LavaRunFailed` with the last line of stderr on failure or timeout.
+    Raises :class:`LavaRunFailed` with the last line of stderr on failure or timeout. Stdout is
+    read while the child runs: each line starting with ``PROGRESS_PREFIX`` (the worker prints
+    ``lava_worker: sample b/B done``) is passed, without the prefix, to ``progress``.
     """
     py = lava_python()
     env = dict(os.environ)
@@ -82,13 +98,30 @@ def run_in_lava_env(args: Sequence[str], timeout: float, cwd: str | os.PathLike 
         [str(py), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=cwd, env=env, start_new_session=True,
     )
+    out_lines: list[str] = []
+    err_text: list[str] = []
+
+    def pump_out() -> None:
+        for line in proc.stdout:
+            out_lines.append(line)
+            if progress is not None and line.startswith(PROGRESS_PREFIX):
+                progress(line[len(PROGRESS_PREFIX):].strip())
+
+    readers = [threading.Thread(target=pump_out, daemon=True),
+               threading.Thread(target=lambda: err_text.append(proc.stderr.read()), daemon=True)]
+    for r in readers:
+        r.start()
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        proc.wait()
         raise LavaRunFailed(None, f"genuine Lava did not finish within {timeout:.0f} s "
                                   "(Lava hangs when a process model raises; it was killed)")
+    finally:
+        for r in readers:
+            r.join(timeout=10)
+    out, err = "".join(out_lines), "".join(err_text)
     if proc.returncode != 0:
         lines = [ln for ln in err.strip().splitlines() if ln.strip()]
         last = lines[-1] if lines else f"exit status {proc.returncode}"

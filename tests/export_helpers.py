@@ -40,3 +40,35 @@ def small_student(arch: str, T: int = 4, classes: int = 4, seed: int = 0) -> Spi
 def spikes(shape, p=0.2, seed=0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(*shape, generator=g) < p).float()
+
+
+def class_frames(classes: int, per_class: int, T: int = 4, size: int = 48, seed: int = 0):
+    """Class-structured spike frames ``([N, T, 2, size, size], labels)``: class ``k`` fires with
+    probability 0.35 in horizontal band ``k`` of the image (ON polarity) and 0.05 elsewhere."""
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(classes * per_class, T, 2, size, size, generator=g) < 0.05).float()
+    y = torch.arange(classes).repeat_interleave(per_class)
+    band = size // classes
+    for i, k in enumerate(y.tolist()):
+        x[i, :, 0, k * band:(k + 1) * band] = (torch.rand(T, band, size, generator=g) < 0.35).float()
+    return x, y
+
+
+def fitted_student(arch: str = "vgg", classes: int = 4, T: int = 4, seed: int = 0) -> SpikingStudent:
+    """A trained-like student: :func:`small_student` whose DVS head is the nearest-class-mean
+    classifier of its own last-layer spike counts on :func:`class_frames` (seed ``seed + 100``):
+    ``W_k = c_k``, ``b_k = -|c_k|^2 / 2`` for class mean ``c_k``, scaled by ``1/T`` so the
+    time-mean logit is ``c_k·s - |c_k|^2/2`` (argmax = nearest mean), so predictions follow the input's class."""
+    model = small_student(arch, T=T, classes=classes, seed=seed)
+    x, y = class_frames(classes, 8, T, seed=seed + 100)
+    feats = []
+    hook = model.head_dvs.register_forward_hook(lambda _m, inp, _o: feats.append(inp[0].detach()))
+    with torch.no_grad():
+        model(x.transpose(0, 1), head="dvs")
+    hook.remove()
+    counts = feats[0].reshape(T, x.shape[0], -1).sum(0)  # spikes per feature over T
+    c = torch.stack([counts[y == k].mean(0) for k in range(classes)])
+    with torch.no_grad():
+        model.head_dvs.weight.copy_(c)
+        model.head_dvs.bias.copy_(-0.5 * (c * c).sum(1) / T)
+    return model.eval()

@@ -17,7 +17,7 @@ from typing import Any
 from ckd_toolchain.errors import InputError
 
 DATASET_NAMES = ("n-digits", "ncaltech101", "cepdvs")
-BIN_MODES = ("count", "time")
+BIN_MODES = ("count", "time", "tonic-time", "tonic-count")  # semantics: frames.py
 FRAME_ENCODINGS = ("binary", "count", "normalized-count")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,9 @@ class DataConfig:
                     for cepdvs `data/img/`), for users whose images live elsewhere; None → `root`.
     T               number of time bins (frames) per DVS sample.
     size            frames and images are `size × size`.
-    bins            "count": equal event-count bins; "time": equal-duration bins (see frames.py).
+    bins            "count": equal event-count bins; "time": equal-duration bins; "tonic-time" /
+                    "tonic-count": exactly tonic's ToFrame(n_time_bins=T) / ToFrame(n_event_bins=T)
+                    (they drop the remainder events; see frames.py).
     frame_encoding  "binary" (1.0 where the resized count is > 0: the spikes fed to Loihi),
                     "count" (bilinearly resized event counts), "normalized-count" (count / max).
     val_fraction    fraction of each class's training part carved out (seeded) for validation.

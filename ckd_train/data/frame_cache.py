@@ -87,8 +87,11 @@ def cached_decode(kind: str, params: dict, files: Sequence[Path], root: Path, ca
             if pack_bits_last is not None:
                 data = np.unpackbits(data, axis=-1, count=pack_bits_last)
             return data, [int(i) for i in hit["good"]], bad
+    from tqdm import tqdm
+
     arrays, good, bad = [], [], []
-    for i, f in enumerate(files):
+    log(f"decoding {len(files)} {kind} file(s) under {root}" + (" (cached for the next run)" if cache_file else ""))
+    for i, f in enumerate(tqdm(files, desc=f"decode {kind}", unit="file", file=sys.stderr, disable=None, leave=False)):
         try:
             arrays.append(np.asarray(decode(f), dtype=dtype))
             good.append(i)

@@ -11,6 +11,17 @@ Binning (events are first sorted by time, stably):
 * ``bins="time"`` (equal duration): with ``t0 = t.min()`` and ``D = t.max() - t0``, event goes
   to bin ``min(T - 1, floor((t - t0) * T / D))`` (all in bin 0 when ``D == 0``). The last event
   (``t == t.max()``) lands in bin T-1.
+* ``bins="tonic-time"``: exactly tonic 1.7's ``ToFrame(n_time_bins=T)`` (``tonic/slicers.py``
+  ``SliceByTimeBins``, lines 149-156): window ``w = (t.max() - t0) // T`` (integer division) and
+  bin ``i`` holds ``t0 + i w <= t < t0 + (i + 1) w``, i.e. ``(t - t0) // w``; events at or after
+  ``t0 + T w`` (the remainder of the division, always including the last event when ``D`` is not
+  a multiple of ``T``) are dropped, and all events are when ``w = 0``.
+* ``bins="tonic-count"``: exactly tonic's ``ToFrame(n_event_bins=T)`` (``SliceByEventBins``,
+  lines 234-240): ``c = N // T`` events per bin, event ``i`` in bin ``i // c``; the last
+  ``N - T c`` events are dropped (all when ``c = 0``).
+
+Dropped events (bin ``-1`` from :func:`bin_indices`) are not counted. ``count`` and ``time`` keep
+every event; the ``tonic-*`` modes are for results comparable with a tonic pipeline.
 
 Resizing: the count frame ``[T, 2, H, W]`` is resized to ``size × size`` with
 ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True)``
@@ -32,21 +43,34 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ckd_toolchain.ckd_train.data.config import BIN_MODES
+
 
 def bin_indices(t: np.ndarray, T: int, bins: str) -> np.ndarray:
-    """Bin index of every event; ``t`` must already be sorted ascending (see module docstring)."""
+    """Bin index of every event, ``-1`` for an event the mode drops; ``t`` must already be sorted
+    ascending (see module docstring)."""
     n = t.size
     if n == 0:
         return np.zeros(0, np.int64)
     if bins == "count":
         return (np.arange(n, dtype=np.int64) * T) // n
+    if bins == "tonic-count":
+        c = n // T
+        b = np.arange(n, dtype=np.int64) // max(c, 1)
+        return np.where((b < T) & (c > 0), b, -1)
+    if bins == "tonic-time":
+        w = (int(t[-1]) - int(t[0])) // T
+        if w <= 0:
+            return np.full(n, -1, np.int64)
+        b = (t.astype(np.int64) - int(t[0])) // w
+        return np.where(b < T, b, -1)
     if bins == "time":
         t0 = int(t[0])
         span = int(t[-1]) - t0
         if span <= 0:
             return np.zeros(n, np.int64)
         return np.minimum(T - 1, ((t.astype(np.int64) - t0) * T) // span)
-    raise ValueError(f"bins must be 'count' or 'time', got {bins!r}")
+    raise ValueError(f"bins must be one of {', '.join(BIN_MODES)}, got {bins!r}")
 
 
 def event_counts(x, y, t, p, T: int, height: int, width: int, bins: str) -> np.ndarray:
@@ -58,7 +82,7 @@ def event_counts(x, y, t, p, T: int, height: int, width: int, bins: str) -> np.n
     order = np.argsort(t, kind="stable")
     x, y, t, p = x[order], y[order], t[order], p[order]
     b = bin_indices(t, T, bins)
-    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height) & (b >= 0)
     flat = ((b[inside] * 2 + (p[inside] > 0)) * height + y[inside]) * width + x[inside]
     counts = np.bincount(flat, minlength=T * 2 * height * width).astype(np.float32)
     return counts.reshape(T, 2, height, width)

@@ -296,15 +296,21 @@ def synthesize(out_dir: str | os.PathLike, p: SynthParams, *, workers: int = 2, 
     if (out_dir / MANIFEST).exists():
         (out_dir / MANIFEST).unlink()  # the manifest marks completeness: drop it while rewriting
     stats: list[dict] = []
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(samples), desc="synth", unit="sample", file=sys.stderr, disable=None, leave=False)
     if workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
             for s in ex.map(_work, jobs):
                 stats.extend(s)
+                bar.update(len(s))
     else:
         for j in jobs:
             stats.extend(_work(j))
+            bar.update(len(j[2]))
+    bar.close()
     files = []
     for gi, digit, k in samples:
         files.append(f"101_ObjectCategories/{class_name(digit)}/image_{k:04d}.png")
@@ -316,5 +322,4 @@ def synthesize(out_dir: str | os.PathLike, p: SynthParams, *, workers: int = 2, 
             "wall_s": round(time.perf_counter() - t0, 2), "workers": workers, "files": files}
     write_json(out_dir / MANIFEST, meta)
     log(f"ckd-data synth: wrote {len(samples)} samples to {out_dir} in {meta['wall_s']:.1f} s ({workers} workers)")
-    log("ckd-data synth: " + format_summary(summary))
     return meta

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ckd_toolchain.simulators.lava_env import run_in_lava_env
+from ckd_toolchain.simulators.lava_env import run_in_lava_env, stderr_progress
 from ckd_toolchain.netx import NetxNetwork
 
 WORKER = Path(__file__).resolve().parents[1] / "lava_worker" / "run_netx.py"
@@ -52,7 +52,7 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
         if input_bias is not None:
             payload["input_bias"] = np.asarray(input_bias, dtype=np.int32)
         np.savez(req, **payload)
-        run_in_lava_env([WORKER, req, res], timeout=timeout, cwd=tmp)
+        run_in_lava_env([WORKER, req, res], timeout=timeout, cwd=tmp, progress=stderr_progress())
         with np.load(res) as data:
             if timings is not None:
                 for phase in ("build", "run", "readback"):

@@ -80,8 +80,11 @@ def test_show_and_stats_on_synth(synth2, tmp_path, capsys):
     from PIL import Image
 
     assert Image.open(tmp_path / "show" / "overview.png").size[1] > 500
-    rc, out, _ = run(["stats", "--root", str(synth2)], capsys)
+    rc, out, err = run(["stats", "--root", str(synth2)], capsys)
     assert rc == 0 and "20 samples" in out and "10 classes" in out
+    both = (out + err).splitlines()
+    assert sum("10 classes; train:" in line for line in both) == 1  # the split line once, on stdout
+    assert len(both) == len(set(both))  # no line printed twice
 
 
 def test_corrupt_bin_is_one_line_exit_2(tmp_path, capsys):

@@ -77,3 +77,24 @@ def test_lava_timeout_kills_the_run(monkeypatch, tmp_path):
     monkeypatch.setenv("CKD_LAVA_PYTHON", str(fake))
     with pytest.raises(lava_env.LavaRunFailed, match="did not finish within 1 s"):
         lava_env.run_in_lava_env(["x.py"], timeout=1)
+
+
+def test_progress_lines_are_forwarded_while_the_child_runs(monkeypatch, tmp_path):
+    """The worker's ``lava_worker: ...`` lines reach ``progress`` before the child has finished
+    (a fake interpreter prints one, then waits for a file that only the callback creates)."""
+    from ckd_toolchain.simulators import lava_env
+
+    flag = tmp_path / "seen"
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\necho 'lava_worker: sample 1/2 done'\nwhile [ ! -f {flag} ]; do sleep 0.05; done\n"
+                    "echo 'lava_worker: sample 2/2 done'\necho result\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CKD_LAVA_PYTHON", str(fake))
+    seen = []
+
+    def progress(line):
+        seen.append(line)
+        flag.touch()
+
+    out = lava_env.run_in_lava_env(["x.py"], timeout=20, progress=progress)
+    assert seen == ["sample 1/2 done", "sample 2/2 done"] and out.splitlines()[-1] == "result"

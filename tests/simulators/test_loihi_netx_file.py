@@ -105,6 +105,9 @@ def test_cli_writes_layer_files_and_exits_2_on_bad_input(tmp_path, capsys):
         for var in "suv":
             np.testing.assert_array_equal(np.load(out / f"layer-{i}-{var}.npy"), ref[i][var])
     assert json.loads((out / "netx-run.json").read_text())["layers"][2]["s"] == [2, 3, 6]
+    summary = [l for l in capsys.readouterr().err.splitlines() if l.startswith("ckd-deploy: ran ")]
+    spikes = sum(int(ref[i]["s"].sum()) for i in range(3))
+    assert len(summary) == 1 and f"for 6 steps on --sim fast (3 layers, {spikes} spikes in all layers" in summary[0]
     (tmp_path / "bad.net").write_text("nope")
     with pytest.raises(SystemExit) as exc:
         main([str(tmp_path / "bad.net"), "--steps", "3", "--out", str(tmp_path / "o2")])
