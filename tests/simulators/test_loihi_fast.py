@@ -121,6 +121,35 @@ def test_float_conv_is_exact_up_to_extreme_weights(wmax):
         np.testing.assert_array_equal(out.numpy(), exp.numpy())
 
 
+@pytest.mark.parametrize("case", ["slow_current", "demo"])
+def test_torch_lif_path_equals_compiled_scan(tmp_path, case):
+    """The CUDA neuron path (torch ``LifKernel``, wrap emulation skipped only where
+    ``arithmetic.wrap_free`` proves it idle), run on the CPU, equals the compiled scan; the
+    slow-current net (iDecay 0, inputs up to 508000 per step) is the one where skipping the
+    emulation for |a| < 2^24 went wrong (its genuine-Lava check: test_loihi_lava_parity.py)."""
+    from test_loihi_lava_parity import slow_current_net
+    from ckd_toolchain.netx import load_netx
+    from ckd_toolchain.simulators.loihi import fast_backend
+
+    rng = np.random.default_rng(9)
+    if case == "slow_current":
+        path, T = slow_current_net(tmp_path / "s.net"), 150
+        x, bias = np.ones((1, 2000, 1), dtype=np.int64), None
+    else:
+        path, T = demo_student_net(tmp_path / "demo.net", rng), 9
+        x = (rng.random((2, 16, 16, 2, 7)) < 0.3).astype(np.int64)
+        bias = rng.integers(0, 40, size=(2, 16, 16, 2))
+    net = load_netx(path)
+    runs = [fast_backend.simulate(net, T, x, bias, x.shape[0], 4 if case == "demo" else None,
+                                  lif=lif) for lif in ("scan", "torch")]
+    for ls, lt in zip(*runs):
+        for var in "suv":
+            np.testing.assert_array_equal(ls[var], lt[var])
+    assert sum(int(layer["s"].sum()) for layer in runs[0]) > 0
+    if case == "slow_current":
+        assert np.abs(runs[0][0]["u"]).max() >= (1 << 30)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu(tmp_path):
     rng = np.random.default_rng(4)

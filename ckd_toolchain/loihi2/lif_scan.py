@@ -1,0 +1,110 @@
+"""Compiled (numba) form of :func:`ckd_toolchain.loihi2.arithmetic.lif_step`: a whole layer, all steps.
+
+The rules are those of :mod:`ckd_toolchain.loihi2.arithmetic` (derivation and Lava sources there),
+written per neuron as scalar int64 code with Lava's numpy-int32 wrap-around ALWAYS emulated
+(``w32(x) = ((x + 2^31) mod 2^32) - 2^31``, a few integer instructions per neuron in compiled
+code, so no bound has to be proven to skip it)::
+
+    x  = w32(a << 6)
+    x  = w32(x + trunc0(u * (4096 - iDecay) / 4096))          # skipped when iDecay = 4096
+    u' = x - 2^24 if x > 2^23 else (x + 2^24 if x <= -2^23 else x)   # Lava's wrap24
+    y  = w32(u' + bias_eff + trunc0(v * (4096 - vDecay) / 4096))      # decay skipped if vDecay = 4096
+    v' = clip(y, -(2^23 - 1), 2^23 - 1);  s = v' > vth << 6;  v' = 0 where s
+
+``trunc0(p / 4096)`` is computed as ``(p + ((p >> 63) & 4095)) >> 12`` (arithmetic shift, so
+adding 4095 to negative products turns floor into truncation toward zero), as in
+:func:`~ckd_toolchain.loihi2.arithmetic.decay`. ``tests/core/test_loihi2_lif_scan.py`` checks
+this kernel bit-equal to ``lif_step`` (with the wrap emulation) on random and extreme inputs.
+
+Layout: the layer's synaptic input of every step ``a`` is ``[T, B, N]`` int32 (C-contiguous, any
+physical neuron order: the update is element-wise); spikes come back as ``uint8`` 0/1 in the same
+layout, ``u``/``v`` recorded as int32 when asked. ``reset[t]`` zeroes ``u`` and ``v`` before step
+t (netx ``LIFReset``, :func:`~ckd_toolchain.loihi2.arithmetic.reset_due`).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ckd_toolchain.loihi2.constants import DECAY_SHIFT, DECAY_UNITY, STATE_SHIFT, UV_MAX, UV_WRAP
+
+_TWO31 = 1 << 31
+_MASK32 = (1 << 32) - 1
+_FRAC = DECAY_UNITY - 1
+
+
+@numba.njit(inline="always")
+def _w32(x):
+    return ((x + _TWO31) & _MASK32) - _TWO31
+
+
+@numba.njit(inline="always")
+def _decay(x, f):
+    p = x * f
+    return (p + ((p >> 63) & _FRAC)) >> DECAY_SHIFT
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _scan(a, bias, bias_batched, reset, vth_eff, fu, fv, s_out, u_rec, v_rec, record_u, record_v):
+    T, B, N = a.shape
+    u = np.zeros((B, N), dtype=np.int64)
+    v = np.zeros((B, N), dtype=np.int64)
+    for t in range(T):
+        if reset[t]:
+            u[:] = 0
+            v[:] = 0
+        for b in range(B):
+            bb = b if bias_batched else 0
+            for n in range(N):
+                x = _w32(np.int64(a[t, b, n]) << STATE_SHIFT)
+                if fu != 0:
+                    x = _w32(x + _decay(u[b, n], fu))
+                if x > UV_WRAP:
+                    x -= 2 * UV_WRAP
+                elif x <= -UV_WRAP:
+                    x += 2 * UV_WRAP
+                u[b, n] = x
+                y = x + bias[bb, n]
+                if fv != 0:
+                    y += _decay(v[b, n], fv)
+                y = _w32(y)
+                if y > UV_MAX:
+                    y = UV_MAX
+                elif y < -UV_MAX:
+                    y = -UV_MAX
+                spk = y > vth_eff
+                if spk:
+                    y = 0
+                v[b, n] = y
+                s_out[t, b, n] = spk
+                if record_u:
+                    u_rec[t, b, n] = x
+                if record_v:
+                    v_rec[t, b, n] = y
+
+
+def lif_scan(a: np.ndarray, bias_eff: np.ndarray | None, vth: int, i_decay: int, v_decay: int,
+             reset: np.ndarray | None = None, record_u: bool = False, record_v: bool = False):
+    """Run every step of one CUBA-LIF layer. Returns ``(s uint8, u int32 | None, v int32 | None)``.
+
+    ``a``: int32 ``[T, B, N]``; ``bias_eff``: effective bias (``bias_mant << 6`` wrapped to int32,
+    :func:`~ckd_toolchain.loihi2.arithmetic.effective_bias`) ``[B, N]`` or ``[1, N]`` or None;
+    ``reset``: bool ``[T]`` or None. State starts at zero.
+    """
+    a = np.ascontiguousarray(a, dtype=np.int32)
+    T, B, N = a.shape
+    if bias_eff is None:
+        bias = np.zeros((1, N), dtype=np.int64)
+    else:
+        bias = np.ascontiguousarray(np.asarray(bias_eff, dtype=np.int64).reshape(-1, N))
+    if bias.shape[0] not in (1, B):
+        raise ValueError(f"bias has {bias.shape[0]} rows for a batch of {B}")
+    reset = np.zeros(T, dtype=np.bool_) if reset is None else np.ascontiguousarray(reset, dtype=np.bool_)
+    s = np.empty((T, B, N), dtype=np.uint8)
+    empty = np.empty((0, 0, 0), dtype=np.int32)
+    u_rec = np.empty((T, B, N), dtype=np.int32) if record_u else empty
+    v_rec = np.empty((T, B, N), dtype=np.int32) if record_v else empty
+    _scan(a, bias, bias.shape[0] > 1, reset, np.int64(int(vth) << STATE_SHIFT),
+          np.int64(DECAY_UNITY - int(i_decay)), np.int64(DECAY_UNITY - int(v_decay)),
+          s, u_rec, v_rec, bool(record_u), bool(record_v))
+    return s, (u_rec if record_u else None), (v_rec if record_v else None)
