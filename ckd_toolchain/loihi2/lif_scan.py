@@ -45,18 +45,22 @@ def _decay(x, f):
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _scan(a, bias, bias_batched, reset, vth_eff, fu, fv, s_out, u_rec, v_rec, record_u, record_v):
-    T, B, N = a.shape
+def _scan(a, offset, bias, bias_batched, reset, vth_eff, fu, fv, s_out, u_rec, v_rec, record_u,
+          record_v):
+    T, B, N = s_out.shape
     u = np.zeros((B, N), dtype=np.int64)
     v = np.zeros((B, N), dtype=np.int64)
     for t in range(T):
         if reset[t]:
             u[:] = 0
             v[:] = 0
+        ta = t - offset
         for b in range(B):
             bb = b if bias_batched else 0
             for n in range(N):
-                x = _w32(np.int64(a[t, b, n]) << STATE_SHIFT)
+                x = np.int64(0)
+                if ta >= 0:
+                    x = _w32(np.int64(a[ta, b, n]) << STATE_SHIFT)
                 if fu != 0:
                     x = _w32(x + _decay(u[b, n], fu))
                 if x > UV_WRAP:
@@ -84,15 +88,24 @@ def _scan(a, bias, bias_batched, reset, vth_eff, fu, fv, s_out, u_rec, v_rec, re
 
 
 def lif_scan(a: np.ndarray, bias_eff: np.ndarray | None, vth: int, i_decay: int, v_decay: int,
-             reset: np.ndarray | None = None, record_u: bool = False, record_v: bool = False):
+             reset: np.ndarray | None = None, record_u: bool = False, record_v: bool = False,
+             num_steps: int | None = None):
     """Run every step of one CUBA-LIF layer. Returns ``(s uint8, u int32 | None, v int32 | None)``.
 
-    ``a``: int32 ``[T, B, N]``; ``bias_eff``: effective bias (``bias_mant << 6`` wrapped to int32,
+    ``a``: ``[T_a, B, N]`` synaptic inputs (int32 values; any integer dtype, or float32/float64
+    holding exact integers, as the convolutions return them) of the LAST ``T_a`` of ``num_steps``
+    steps (default ``T_a``): the first ``num_steps - T_a`` steps get no input (a netx synapse
+    delivers nothing in step 1), so no zero-padded copy is needed; ``bias_eff``: effective bias (``bias_mant << 6`` wrapped to int32,
     :func:`~ckd_toolchain.loihi2.arithmetic.effective_bias`) ``[B, N]`` or ``[1, N]`` or None;
     ``reset``: bool ``[T]`` or None. State starts at zero.
     """
-    a = np.ascontiguousarray(a, dtype=np.int32)
-    T, B, N = a.shape
+    a = np.ascontiguousarray(a)
+    if a.dtype.kind not in "iuf" or a.dtype.itemsize > 8 or a.dtype == np.uint64:
+        raise ValueError(f"synaptic input dtype {a.dtype} not supported")
+    T_a, B, N = a.shape
+    T = T_a if num_steps is None else int(num_steps)
+    if T < T_a:
+        raise ValueError(f"{T_a} input steps for a run of {T}")
     if bias_eff is None:
         bias = np.zeros((1, N), dtype=np.int64)
     else:
@@ -104,7 +117,7 @@ def lif_scan(a: np.ndarray, bias_eff: np.ndarray | None, vth: int, i_decay: int,
     empty = np.empty((0, 0, 0), dtype=np.int32)
     u_rec = np.empty((T, B, N), dtype=np.int32) if record_u else empty
     v_rec = np.empty((T, B, N), dtype=np.int32) if record_v else empty
-    _scan(a, bias, bias.shape[0] > 1, reset, np.int64(int(vth) << STATE_SHIFT),
+    _scan(a, T - T_a, bias, bias.shape[0] > 1, reset, np.int64(int(vth) << STATE_SHIFT),
           np.int64(DECAY_UNITY - int(i_decay)), np.int64(DECAY_UNITY - int(v_decay)),
           s, u_rec, v_rec, bool(record_u), bool(record_v))
     return s, (u_rec if record_u else None), (v_rec if record_v else None)

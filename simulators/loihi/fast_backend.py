@@ -73,25 +73,25 @@ def _synapse(layer: LayerSpec, device: torch.device):
 
 
 def _apply_synapse(syn, layer: LayerSpec, s_prev: torch.Tensor, chunk: int) -> torch.Tensor:
-    """Synaptic input of every step: s_prev [T, B, *in] -> a [T, B, *out] int32 (logical order,
-    NHWC storage for 3-D layers), a[0] = 0."""
+    """Synaptic input of steps 2..T: s_prev [T, B, *in] -> a [T - 1, B, *out] (logical order, NHWC
+    storage for 3-D layers), int32 or float32 holding exact integers (step 1 receives nothing).
+    ``uint8`` sources hold 0/1 spikes (the simulator's own); those take the synapse's binary
+    paths (int8 / sum-pool convolutions) where it has them."""
     T, B = s_prev.shape[:2]
     out_shape = tuple(reversed(layer.shape))
-    phys_shape = out_shape[1:] + out_shape[:1] if len(out_shape) == 3 else out_shape
-    a = logical(torch.empty((T, B) + phys_shape, dtype=torch.int32, device=s_prev.device), 2)
-    a[0].zero_()
     if T <= 1:
-        return a
+        return torch.zeros((0, B) + out_shape, dtype=torch.int32, device=s_prev.device)
     src = s_prev[: T - 1].reshape(((T - 1) * B,) + tuple(s_prev.shape[2:]))
     if layer.kind == "dense":
         src = src.reshape(src.shape[0], -1)
     if layer.kind == "dense" and layer.delay is not None:
-        return _apply_delay_dense(syn, layer, src, a, chunk)
-    dst = a[1:].reshape(((T - 1) * B,) + out_shape)
-    for lo in range(0, src.shape[0], chunk):
-        res = syn(src[lo:lo + chunk])
-        dst[lo:lo + chunk] = res.reshape((res.shape[0],) + out_shape)
-    return a
+        full = torch.zeros((T, B) + out_shape, dtype=torch.int32, device=s_prev.device)
+        return _apply_delay_dense(syn, layer, src, full, chunk)[1:]
+    binary = src.dtype == torch.uint8 and getattr(syn, "takes_binary", False)
+    call = syn.binary_call if binary else syn
+    parts = [call(src[lo:lo + chunk]) for lo in range(0, src.shape[0], chunk)]
+    res = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return res.reshape((T - 1, B) + out_shape)
 
 
 def _apply_delay_dense(syn, layer: LayerSpec, src: torch.Tensor, a: torch.Tensor,
@@ -114,9 +114,9 @@ def _apply_delay_dense(syn, layer: LayerSpec, src: torch.Tensor, a: torch.Tensor
 
 
 def _input_tensor(input_spikes: np.ndarray, T: int, device: torch.device) -> torch.Tensor:
-    """Lava-order input ``[B, *in, T_in]`` -> logical ``[T, B, *torch_in]`` int32 (NHWC storage
-    for 3-D inputs), column ``(t - 1) % T_in`` at step t, wrapped to int32 as Lava's int32
-    ``RingBuffer`` holds it (values already in int32 range, e.g. 0/1 spikes, are only cast)."""
+    """Lava-order input ``[B, *in, T_in]`` -> logical ``[T, B, *torch_in]`` (NHWC storage for 3-D
+    inputs), column ``(t - 1) % T_in`` at step t, wrapped to int32 as Lava's int32 ``RingBuffer``
+    holds it: ``uint8`` when every value is 0 or 1 (spikes; no wrap emulation), else int32."""
     x = np.moveaxis(np.asarray(input_spikes), -1, 0)  # [T_in, B, *lava_in]
     lo, hi = (int(x.min()), int(x.max())) if x.size else (0, 0)
     if lo < -_TWO31 or hi >= _TWO31:
@@ -124,7 +124,8 @@ def _input_tensor(input_spikes: np.ndarray, T: int, device: torch.device) -> tor
     x = x[np.arange(T) % x.shape[0]]
     if x.ndim == 5:  # lava (x, y, f) -> physical (y, x, f) = (H, W, C)
         x = x.transpose(0, 1, 3, 2, 4)
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.int32)).to(device)
+    dtype = np.uint8 if lo >= 0 and hi <= 1 else np.int32
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=dtype)).to(device)
     return logical(xt, 2)
 
 
@@ -140,21 +141,28 @@ def _layer_bias(layer: LayerSpec, input_bias, B: int, device):
     return physical(fp.effective_bias(lava_to_torch_order(b, b.dim() - 1, 1)), 1)
 
 
-def _lif_layer(a: torch.Tensor, bias, layer: LayerSpec, k: int, reset_interval, record, lif: str):
-    """All steps of one layer's neurons. ``a``: physical [T, B, *phys] int32; ``bias``: physical
+def _lif_layer(a: torch.Tensor, T: int, bias, layer: LayerSpec, k: int, reset_interval, record,
+               lif: str):
+    """All ``T`` steps of one layer's neurons. ``a``: physical [T_a, B, *phys], the synaptic input
+    of the last T_a steps (int32 values, or float32 holding them exactly); ``bias``: physical
     [B | 1, *phys] int64 or None; ``lif``: "scan" (compiled, CPU) or "torch" (:class:`LifKernel`).
     Returns physical ``(s uint8, u int32 | None, v int32 | None)``."""
-    T, B = a.shape[:2]
+    B = a.shape[1]
     n = layer.neuron
     reset = np.array([fp.reset_due(t + 1, k, reset_interval) for t in range(T)], dtype=bool)
     if lif == "scan":
         from ckd_toolchain.loihi2.lif_scan import lif_scan
 
-        flat = a.reshape(T, B, -1).numpy()
+        flat = a.reshape(a.shape[0], B, int(np.prod(a.shape[2:]))).numpy()
         bn = None if bias is None else bias.reshape(bias.shape[0], -1).numpy()
-        s, u, v = lif_scan(flat, bn, n.vth, n.i_decay, n.v_decay, reset, "u" in record, "v" in record)
-        as_t = lambda arr: None if arr is None else torch.from_numpy(arr).reshape(a.shape)  # noqa: E731
+        s, u, v = lif_scan(flat, bn, n.vth, n.i_decay, n.v_decay, reset, "u" in record, "v" in record,
+                           num_steps=T)
+        shape = (T,) + tuple(a.shape[1:])
+        as_t = lambda arr: None if arr is None else torch.from_numpy(arr).reshape(shape)  # noqa: E731
         return as_t(s), as_t(u), as_t(v)
+    if a.shape[0] < T:  # steps without synaptic input first
+        a = torch.cat([torch.zeros((T - a.shape[0],) + tuple(a.shape[1:]), dtype=a.dtype,
+                                   device=a.device), a])
     if a.numel():  # max |a| without an |a| temporary of the whole [T, B, ...] tensor
         lo, hi = torch.aminmax(a)
         max_a = max(-int(lo), int(hi))
@@ -181,7 +189,7 @@ def _lif_layer(a: torch.Tensor, bias, layer: LayerSpec, k: int, reset_interval, 
 def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
              input_bias: np.ndarray | None, batch: int, reset_interval: int | None = None,
              record=("s", "u", "v"), device: str | torch.device = "cpu",
-             chunk_elements: int = 1 << 24, lif: str | None = None) -> list[dict[str, np.ndarray]]:
+             chunk_elements: int = 1 << 25, lif: str | None = None) -> list[dict[str, np.ndarray]]:
     """Run ``net`` for ``num_steps``; inputs already validated, with a batch axis.
 
     ``lif``: neuron update, "scan" (compiled, CPU only) or "torch"; default "scan" on the CPU,
@@ -199,7 +207,7 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
     for k, layer in enumerate(net.layers):
         tshape = tuple(reversed(layer.shape))
         if layer.kind == "input":
-            a = x if x is not None else torch.zeros((T, B) + tshape, dtype=torch.int32, device=device)
+            a = x if x is not None else torch.zeros((0, B) + tshape, dtype=torch.int32, device=device)
         else:
             syn = _synapse(layer, device)
             src = s_prev if k > 0 else x
@@ -213,7 +221,7 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
             except ValueError as exc:
                 from ckd_toolchain.errors import InputError
                 raise InputError(net.path, f"layer/{layer.file_index}/weight: {exc}")
-        s, u, v = _lif_layer(physical(a, 2), _layer_bias(layer, input_bias, B, device), layer, k,
+        s, u, v = _lif_layer(physical(a, 2), T, _layer_bias(layer, input_bias, B, device), layer, k,
                              reset_interval, record, lif)
         del a
         nsp = len(layer.shape)
