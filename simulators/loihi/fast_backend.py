@@ -33,6 +33,7 @@ import torch
 
 from ckd_toolchain.loihi2 import arithmetic as fp
 from ckd_toolchain.netx import LayerSpec, NetxNetwork
+from ckd_toolchain.simulators.loihi.lava_layout import to_lava_layout
 from ckd_toolchain.simulators.loihi.synapses import ConvSynapse, DenseSynapse
 
 _TWO31, _TWO32 = 1 << 31, 1 << 32
@@ -228,7 +229,10 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
         out = {}
         for var, val in (("s", s), ("u", u), ("v", v)):
             if var in record and val is not None:
-                res = _to_lava_output(logical(val, 2), nsp)
+                if val.device.type == "cpu" and val.dim() in (3, 5):
+                    res = to_lava_layout(val.numpy())
+                else:
+                    res = _to_lava_output(logical(val, 2), nsp)
                 out[var] = res.view(np.int8) if var == "s" else res
         results.append(out)
         s_prev = logical(s, 2)

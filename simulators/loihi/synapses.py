@@ -141,9 +141,11 @@ def int8_scales(weight: np.ndarray) -> np.ndarray | None:
     """Per output channel the smallest power of two ``2^e_k`` with ``weight[k] / 2^e_k`` an integer
     in [-128, 127] (int8), as float64; None when some channel has none (then no int8 path)."""
     flat = np.asarray(weight, dtype=np.int64).reshape(weight.shape[0], -1)
+    lo, hi = flat.min(axis=1), flat.max(axis=1)
+    bits = np.bitwise_or.reduce(flat, axis=1)  # its trailing zeros: those every weight shares
     scales = np.zeros(flat.shape[0])
     for e in range(40):
-        fits = np.all((flat % (1 << e) == 0) & ((flat >> e) >= -128) & ((flat >> e) <= 127), axis=1)
+        fits = ((bits & ((1 << e) - 1)) == 0) & ((hi >> e) <= 127) & ((lo >> e) >= -128)
         scales = np.where((scales == 0) & fits, float(1 << e), scales)
     return None if np.any(scales == 0) else scales
 
