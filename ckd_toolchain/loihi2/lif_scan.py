@@ -5,18 +5,20 @@ written per neuron as scalar int64 code with Lava's numpy-int32 wrap-around ALWA
 (``w32(x) = ((x + 2^31) mod 2^32) - 2^31``, a few integer instructions per neuron in compiled
 code, so no bound has to be proven to skip it)::
 
-    x  = w32(a << 6)
-    x  = w32(x + trunc0(u * (4096 - iDecay) / 4096))          # skipped when iDecay = 4096
+    x  = w32((a << 6) + trunc0(u * (D - iDecay) / D))        # D = DECAY_UNITY = 2^12
     u' = x - 2^24 if x > 2^23 else (x + 2^24 if x <= -2^23 else x)   # Lava's wrap24
-    y  = w32(u' + bias_eff + trunc0(v * (4096 - vDecay) / 4096))      # decay skipped if vDecay = 4096
+    y  = w32(u' + bias_eff + trunc0(v * (D - vDecay) / D))
     v' = clip(y, -(2^23 - 1), 2^23 - 1);  s = v' > vth << 6;  v' = 0 where s
 
-``trunc0(p / 4096)`` is computed as ``(p + ((p >> 63) & 4095)) >> 12`` (arithmetic shift, so
-adding 4095 to negative products turns floor into truncation toward zero), as in
+(one wrap after a sum equals a wrap after each term: the int32 wrap is modular, and no int64
+intermediate can overflow).
+
+``trunc0(p / D)`` is computed as ``(p + ((p >> 63) & (D - 1))) >> 12`` (arithmetic shift, so
+adding D - 1 to negative products turns floor into truncation toward zero), as in
 :func:`~ckd_toolchain.loihi2.arithmetic.decay`. ``tests/core/test_loihi2_lif_scan.py`` checks
 this kernel bit-equal to ``lif_step`` (with the wrap emulation) on random and extreme inputs.
 
-Layout: the layer's synaptic input of every step ``a`` is ``[T, B, N]`` int32 (C-contiguous, any
+Layout: the layer's synaptic input of every step ``a`` is ``[T, B, N]`` (C-contiguous, any
 physical neuron order: the update is element-wise); spikes come back as ``uint8`` 0/1 in the same
 layout, ``u``/``v`` recorded as int32 when asked. ``reset[t]`` zeroes ``u`` and ``v`` before step
 t (netx ``LIFReset``, :func:`~ckd_toolchain.loihi2.arithmetic.reset_due`).
