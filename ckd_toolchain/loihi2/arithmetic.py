@@ -35,15 +35,17 @@ Sources (read in ``.lava-venv/lib/python3.10/site-packages/lava``):
   spikes a stored integer weight ``W`` adds exactly ``W << 6`` to ``u``: stored weights, ``bias``
   and ``vThMant`` are all integers on ONE scale (the layer scale of :mod:`.quantization`).
 
-Two forms of the same step:
+Three forms of the same step:
 
 * numpy reference (:func:`decay_step`, :func:`lif_step_fixed`): int64 arithmetic written as Lava
-  writes it, without the int32 wrap emulation (equal to Lava while ``|a| < 2^24``, which every
-  mapped layer satisfies); used by the tests to hand-check the formulas and the mapper;
+  writes it, without the int32 wrap emulation (equal to Lava while :func:`wrap_free` holds,
+  e.g. ``|a| < 2^18``); used by the tests to hand-check the formulas and the mapper;
 * torch (:func:`decay`, :func:`lif_step`, :class:`LifKernel`, :func:`wrap_int32`,
   :func:`lava_wrap24`, :func:`effective_bias`): int64 tensors holding the int32 Lava values,
-  with the int32 wrap emulated; the fast simulator (``ckd_toolchain.simulators.loihi``).
-  ``tests/core/test_loihi2_arithmetic.py`` checks the two forms against each other.
+  with the int32 wrap emulated; the fast simulator's CUDA path (``ckd_toolchain.simulators.loihi``);
+* compiled (:mod:`.lif_scan`): a whole layer over all steps in numba, the fast simulator's CPU path.
+  ``tests/core/test_loihi2_arithmetic.py`` checks the first two against each other,
+  ``tests/core/test_loihi2_lif_scan.py`` the compiled one against :func:`lif_step`.
 """
 from __future__ import annotations
 
@@ -136,6 +138,30 @@ def lava_wrap24(x: torch.Tensor) -> torch.Tensor:
     return x - (x > UV_WRAP).to(x.dtype) * (2 * UV_WRAP) + (x <= -UV_WRAP).to(x.dtype) * (2 * UV_WRAP)
 
 
+def wrap_free(max_abs_input: int, i_decay: int) -> bool:
+    """True when no int32 intermediate of :func:`lif_step` can wrap, for every step, whatever the
+    history, given ``|a| <= max_abs_input`` on every step (then ``wrap=False`` is exact).
+
+    Proof. (1) ``iDecay = 4096``: ``u' = wrap24(a << 6)`` with no memory; ``|a| < 2^24`` keeps
+    ``|a << 6| < 2^30``, so ``|u'| < 2^30`` and ``|v' + u' + bias| < 2^23 + 2^30 + 2^21 < 2^31``.
+    (2) any ``iDecay``: if ``|u| <= 2^23`` and ``|a| < 2^18`` then ``|decay(u) + a << 6| <
+    2^23 + 2^24``, which Lava's wrap24 maps back into ``[-2^23, 2^23]``; by induction from
+    ``u = 0`` u stays 24-bit and every sum stays below ``2^23 + 2^23 + 2^21 < 2^31``.
+    Beyond these bounds a slow current decay lets ``u`` grow past ``2^24`` (wrap24 subtracts
+    ``2^24`` only once per step) up to the int32 wrap: e.g. 2000 inputs x weight 254 every step
+    with iDecay 0 reaches it at step 136 — that run needs the emulation.
+    """
+    if int(i_decay) == DECAY_UNITY:
+        return int(max_abs_input) < (1 << 24)
+    return int(max_abs_input) < (1 << 18)
+
+
+def u_in_range(max_abs_input: int, i_decay: int) -> bool:
+    """True when the 24-bit wrap of ``u`` is idle: ``iDecay = 4096`` makes ``u = a << 6``, inside
+    ``(-2^23, 2^23)`` when ``|a| < 2^17``."""
+    return int(i_decay) == DECAY_UNITY and int(max_abs_input) < (UV_WRAP >> STATE_SHIFT)
+
+
 def effective_bias(bias_mant: torch.Tensor) -> torch.Tensor:
     """``bias_mant << bias_exp`` with netx's bias_exp = 6 (int16 mantissa, int32 result)."""
     return wrap_int32(bias_mant << STATE_SHIFT)
@@ -147,8 +173,8 @@ def lif_step(u: torch.Tensor, v: torch.Tensor, a_in: torch.Tensor, bias_eff: tor
     """One ``PyLifModelBitAcc.run_spk``: returns new ``(u, v, s)`` with ``s`` boolean.
 
     ``a_in`` is the int32 synaptic input of this step (before Lava's ``<< 6``), as int64.
-    ``wrap=False`` skips the int32 wrap emulation; callers use it only when they have proven
-    that no intermediate value can leave int32 (|a| < 2^24 keeps every sum below 2^31).
+    ``wrap=False`` skips the int32 wrap emulation; callers use it only when :func:`wrap_free`
+    has proven that no intermediate value can leave int32.
     ``u_in_range=True`` skips the 24-bit wrap check; callers pass it only when
     ``|u * (4096 - iDecay) / 4096 + a << 6| < 2^23`` is guaranteed (e.g. iDecay = 4096 and
     |a| < 2^17). Inputs are not modified.

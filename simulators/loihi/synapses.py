@@ -137,11 +137,43 @@ class DenseSynapse:
         return acc << self.weight_exp if self.weight_exp > 0 else acc >> -self.weight_exp
 
 
+def int8_scales(weight: np.ndarray) -> np.ndarray | None:
+    """Per output channel the smallest power of two ``2^e_k`` with ``weight[k] / 2^e_k`` an integer
+    in [-128, 127] (int8), as float64; None when some channel has none (then no int8 path)."""
+    flat = np.asarray(weight, dtype=np.int64).reshape(weight.shape[0], -1)
+    lo, hi = flat.min(axis=1), flat.max(axis=1)
+    bits = np.bitwise_or.reduce(flat, axis=1)  # its trailing zeros: those every weight shares
+    scales = np.zeros(flat.shape[0])
+    for e in range(40):
+        fits = ((bits & ((1 << e) - 1)) == 0) & ((hi >> e) <= 127) & ((lo >> e) >= -128)
+        scales = np.where((scales == 0) & fits, float(1 << e), scales)
+    return None if np.any(scales == 0) else scales
+
+
+def _onednn_int8() -> bool:
+    return bool(torch.backends.mkldnn.is_available()) and hasattr(torch.ops.onednn, "qconv2d_pointwise")
+
+
 class ConvSynapse:
-    """``PyConvModelFixed`` output: correlation in PyTorch layout [M, C, H, W] -> [M, K, H', W']."""
+    """``PyConvModelFixed`` output: correlation in PyTorch layout [M, C, H, W] -> [M, K, H', W'].
+
+    Three exact ways, chosen per call (results equal; tests/simulators/test_loihi_fast.py):
+
+    * binary (0/1 ``uint8``) input on the CPU whose layer is a sum-pool (:mod:`.sumpool`): the
+      compiled NHWC sum-pool, int32 out;
+    * binary input on the CPU, weights ``2^e_k * m`` with int8 mantissas ``m``
+      (:func:`int8_scales`) and ``sum |W| < 2^23``: oneDNN's u8 x s8 convolution
+      (``torch.ops.onednn.qconv2d_pointwise``) with int32 accumulation and output scale ``2^e_k``,
+      float32 out. Exact: every product is ``s * m`` with ``s`` in {0, 1} (no int16 saturation
+      of u8·s8 pairs, whose sums stay within 2·128), the int32 accumulator never exceeds
+      ``sum |m| < 2^31``, and ``acc * 2^e_k`` is an integer below 2^24, exact in float32;
+    * otherwise float32 / float64 (:func:`exact_float_dtype`), as described in the module docstring.
+    """
 
     def __init__(self, weight: np.ndarray, stride, padding, dilation, groups: int,
                  message_bits: int, device: torch.device):
+        from ckd_toolchain.simulators.loihi.sumpool import pool_weights
+
         self.w_int = torch.as_tensor(np.asarray(weight, dtype=np.int64), device=device)
         self.stride, self.padding, self.dilation = tuple(stride), tuple(padding), tuple(dilation)
         self.groups = int(groups)
@@ -149,6 +181,41 @@ class ConvSynapse:
         self.out_abs_sum = int(np.abs(np.asarray(weight, dtype=np.int64)).reshape(weight.shape[0], -1)
                                .sum(axis=1).max())
         self._wf = {}
+        cpu_exact = torch.device(device).type == "cpu" and self.out_abs_sum < (1 << (CONV_OUT_BITS - 1))
+        self.pool = pool_weights(weight, groups, padding, dilation) if cpu_exact else None
+        self._q = None
+        if cpu_exact and self.pool is None and _onednn_int8():
+            scales = int8_scales(weight)
+            if scales is not None:
+                k = len(scales)
+                mant = (np.asarray(weight, dtype=np.int64) // scales.astype(np.int64).reshape(-1, 1, 1, 1))
+                qw = torch.as_tensor(mant.astype(np.int8))
+                packed = torch.ops.onednn.qconv_prepack(
+                    qw, torch.ones(k, dtype=torch.float64), 1.0, 0, list(self.stride), list(self.padding),
+                    list(self.dilation), self.groups, None)
+                self._q = (packed, torch.as_tensor(scales), torch.zeros(k, dtype=torch.int64))
+
+    def binary_call(self, s: torch.Tensor) -> torch.Tensor:
+        """``s`` uint8 0/1 [M, C, H, W] (any layout) -> exact synaptic sums [M, K, H', W'] in NHWC
+        storage, int32 or float32 holding integers (already inside Lava's 24 bits)."""
+        if self.pool is not None:
+            from ckd_toolchain.simulators.loihi.sumpool import sumpool_nhwc
+
+            x = s.permute(0, 2, 3, 1).contiguous().numpy()
+            out = sumpool_nhwc(x, tuple(self.w_int.shape[2:]), self.stride, *self.pool)
+            return torch.from_numpy(out).permute(0, 3, 1, 2)
+        if self._q is not None:
+            packed, scales, zps = self._q
+            x = s.contiguous(memory_format=torch.channels_last)
+            return torch.ops.onednn.qconv2d_pointwise(
+                x, 1.0, 0, packed, scales, zps, None, list(self.stride), list(self.padding),
+                list(self.dilation), self.groups, 1.0, 0, torch.float32, "none", [], "")
+        return self(s)
+
+    @property
+    def takes_binary(self) -> bool:
+        """True when :meth:`binary_call` has a faster exact path than :meth:`__call__`."""
+        return self.message_bits == 0 and (self.pool is not None or self._q is not None)
 
     def out_bound(self, max_abs_in: int) -> int:
         return min(self.out_abs_sum * int(max_abs_in), 1 << (CONV_OUT_BITS - 1))
@@ -176,4 +243,3 @@ class ConvSynapse:
             out = torch.where((out >= (1 << 31)) | (out < -(1 << 31)),
                               torch.full_like(out, -(1 << 31)), out)
         return signed_clamp24(out).to(torch.int32)
-

@@ -121,6 +121,73 @@ def test_float_conv_is_exact_up_to_extreme_weights(wmax):
         np.testing.assert_array_equal(out.numpy(), exp.numpy())
 
 
+@pytest.mark.parametrize("case", ["int8", "int8_scaled", "int8_extreme", "pool", "thermometer_pool"])
+def test_binary_conv_paths_equal_exact_reference(case):
+    """The int8 (oneDNN u8 x s8) and sum-pool convolutions of 0/1 spikes equal the exact int64
+    correlation, on the mapper's weight forms: int8 mantissas, even weights in [-256, 254]
+    (scale 2), per-channel powers of two, all -128 * 2^e with every input spiking (largest
+    accumulations), constant pool kernels (one and four output channels per input channel)."""
+    g = torch.Generator().manual_seed(1)
+    rng = np.random.default_rng(1)
+    groups, stride, padding, p_in = 1, (1, 1), (1, 1), 0.3
+    if case == "int8":
+        w = rng.integers(-128, 128, (8, 6, 3, 3))
+    elif case == "int8_scaled":
+        w = rng.integers(-128, 128, (8, 6, 3, 3)) * (2 ** (np.arange(8) % 4)).reshape(-1, 1, 1, 1)
+    elif case == "int8_extreme":
+        w, p_in = np.full((4, 64, 3, 3), -128 * 4), 1.0
+    else:
+        per = 1 if case == "pool" else 4
+        w = np.repeat(rng.integers(1, 300, 6 * per), 4).reshape(6 * per, 1, 2, 2)
+        groups, stride, padding = 6, (2, 2), (0, 0)
+    c_in = 6 if case != "int8_extreme" else 64
+    s = (torch.rand(5, c_in, 11, 9, generator=g) < p_in).to(torch.uint8)
+    syn = ConvSynapse(w, stride, padding, (1, 1), groups, 0, torch.device("cpu"))
+    assert syn.takes_binary  # the fast path is really taken
+    ref = _conv_int64_reference(s.long(), torch.as_tensor(w), stride, padding, (1, 1), groups)
+    out = syn.binary_call(s)
+    assert out.shape == ref.shape
+    np.testing.assert_array_equal(out.to(torch.int64).numpy(), ref.numpy())
+    np.testing.assert_array_equal(syn(s).numpy(), ref.numpy())
+
+
+def test_int8_scales_of_weights():
+    from ckd_toolchain.simulators.loihi.synapses import int8_scales
+
+    w = np.array([[[[254, -256]]], [[[3, -128]]], [[[0, 0]]], [[[1024, 512]]]])
+    assert int8_scales(w).tolist() == [2.0, 1.0, 1.0, 16.0]  # 1024 / 8 = 128 > 127
+    assert int8_scales(np.array([[[[255, 1]]]])) is None  # no power-of-two int8 mantissa
+
+
+@pytest.mark.parametrize("case", ["slow_current", "demo"])
+def test_torch_lif_path_equals_compiled_scan(tmp_path, case):
+    """The CUDA neuron path (torch ``LifKernel``, wrap emulation skipped only where
+    ``arithmetic.wrap_free`` proves it idle), run on the CPU, equals the compiled scan; the
+    slow-current net (iDecay 0, inputs up to 508000 per step) is the one where skipping the
+    emulation for |a| < 2^24 went wrong (its genuine-Lava check: test_loihi_lava_parity.py)."""
+    from test_loihi_lava_parity import slow_current_net
+    from ckd_toolchain.netx import load_netx
+    from ckd_toolchain.simulators.loihi import fast_backend
+
+    rng = np.random.default_rng(9)
+    if case == "slow_current":
+        path, T = slow_current_net(tmp_path / "s.net"), 150
+        x, bias = np.ones((1, 2000, 1), dtype=np.int64), None
+    else:
+        path, T = demo_student_net(tmp_path / "demo.net", rng), 9
+        x = (rng.random((2, 16, 16, 2, 7)) < 0.3).astype(np.int64)
+        bias = rng.integers(0, 40, size=(2, 16, 16, 2))
+    net = load_netx(path)
+    runs = [fast_backend.simulate(net, T, x, bias, x.shape[0], 4 if case == "demo" else None,
+                                  lif=lif) for lif in ("scan", "torch")]
+    for ls, lt in zip(*runs):
+        for var in "suv":
+            np.testing.assert_array_equal(ls[var], lt[var])
+    assert sum(int(layer["s"].sum()) for layer in runs[0]) > 0
+    if case == "slow_current":
+        assert np.abs(runs[0][0]["u"]).max() >= (1 << 30)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu(tmp_path):
     rng = np.random.default_rng(4)

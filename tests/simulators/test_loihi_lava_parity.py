@@ -115,6 +115,28 @@ def test_fixed_point_extremes(tmp_path):
     assert np.abs(fast[0]["v"]).max() == (1 << 23) - 1  # clipped
 
 
+def slow_current_net(path):
+    """2000 inputs -> 3 neurons with iDecay 0 (the current never decays): rows of 2000, 1500 and
+    1000 weights of 254, i.e. steady synaptic inputs 508000, 381000, 254000 per step once every
+    input spikes every step. The first two exceed 2^18, so u outgrows 24 bits (Lava's wrap24
+    subtracts 2^24 only once per step) and wraps at int32 (see ``loihi2.arithmetic.wrap_free``)."""
+    w = np.zeros((3, 2000), dtype=np.int64)
+    for row, n in enumerate((2000, 1500, 1000)):
+        w[row, :n] = 254
+    return write_net(path, [input_layer((2000,)),
+                            dense_layer(w, neuron=lif((1 << 17) - 1, 0, 4096))])
+
+
+def test_int32_wrap_of_a_non_decaying_current(tmp_path):
+    """Regression: the fast simulator skipped the int32 wrap emulation whenever |a| < 2^24, and
+    differed from Lava from step 136 on this net (s, u and v)."""
+    net = slow_current_net(tmp_path / "slow_current.net")
+    x = np.ones((2000, 1), dtype=np.int8)  # every input spikes every step (RingBuffer cycles)
+    fast, _ = assert_bit_exact(net, 150, min_spiking_layers=1, input_spikes=x)
+    u = fast[0]["u"].astype(np.int64)
+    assert np.abs(u[0]).max() >= (1 << 30)  # u really reached the int32 range
+
+
 def test_lava_worker_failure_is_one_line_error(tmp_path):
     from ckd_toolchain.simulators.lava_env import LavaRunFailed
     from ckd_toolchain.simulators.loihi import lava_backend, load_netx
