@@ -25,7 +25,7 @@ from ckd_toolchain.hdf5_seal import verify_seal
 from ckd_toolchain.loihi2.constants import DECAY_UNITY
 
 #: stored weight range netx takes without clipping (``optimize_weight_bits``: mixed signs keep
-#: [-256, 254]; an excitatory layer may hold 255). Values outside are refused, not clipped.
+#: [-256, 254]; an excitatory layer may hold 255): :func:`check_stored_weights` refuses the rest.
 WEIGHT_STORED_MIN, WEIGHT_STORED_MAX = -256, 255
 from ckd_toolchain.netx.model import (DEFAULT_DENSE_NEURON, LIF_TYPES, NETX_UNIMPLEMENTED, NOT_SUPPORTED_HERE,
                                       LayerSpec, NetxNetwork, NeuronSpec)
@@ -88,21 +88,31 @@ def _as_int_array(value, path, where, key) -> np.ndarray:
         raise _err(path, where, f"field '{key}' is not numeric")
 
 
-def _weights(grp, path, where) -> np.ndarray:
-    """A layer's stored weights: integer values in ``[WEIGHT_STORED_MIN, WEIGHT_STORED_MAX]``.
+def check_stored_weights(path: str | os.PathLike) -> None:
+    """Refuse a ``.net`` whose stored weights netx would silently change (the ``ckd-deploy`` check).
 
-    netx truncates floats (``astype(int)``: 0.5 -> 0) and clips out-of-range dense weights with a
-    warning; a file whose weights need either is not what a mapper writes (an 8-bit mantissa,
-    shifted by at most one bit for excitatory/inhibitory layers), so it is refused here."""
-    raw = _read_array(grp, "weight", path, where)
-    w = _as_int_array(raw, path, where, "weight")
-    if w.size and np.asarray(raw).dtype.kind == "f" and not np.array_equal(w, np.asarray(raw)):
-        bad = np.asarray(raw).reshape(-1)[np.flatnonzero(w.reshape(-1) != np.asarray(raw).reshape(-1))[0]]
-        raise _err(path, f"{where}/weight", f"weights must be integers (netx would truncate {bad!r})")
-    if w.size and (w.min() < WEIGHT_STORED_MIN or w.max() > WEIGHT_STORED_MAX):
-        raise _err(path, f"{where}/weight", f"weights must be in {WEIGHT_STORED_MIN}..{WEIGHT_STORED_MAX} "
-                   f"(8-bit mantissa), got {w.min()}..{w.max()}")
-    return w
+    netx truncates float weights (``astype(int)``: 0.5 -> 0) and clips mixed-sign dense weights
+    outside [-256, 254] with only a warning; Loihi 2 holds 8-bit weight mantissas. So every stored
+    weight must be an integer in ``[WEIGHT_STORED_MIN, WEIGHT_STORED_MAX]``. :func:`load_netx` itself
+    reads what netx reads (the simulators reproduce Lava on such files, see the parity tests); call
+    this after it, on files a user hands to the toolchain."""
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        lgrp = fh["layer"]
+        for i in range(len(lgrp)):
+            grp = lgrp[str(i)]
+            if "weight" not in grp or _read_type(grp, path, f"layer/{i}") == "input":
+                continue
+            raw = np.asarray(grp["weight"][()])
+            where = f"layer/{i}/weight"
+            if raw.dtype.kind == "f" and not np.array_equal(raw, np.trunc(raw)):
+                bad = raw.reshape(-1)[np.flatnonzero(raw.reshape(-1) != np.trunc(raw.reshape(-1)))[0]]
+                raise _err(path, where, f"weights must be integers (netx would truncate {float(bad)!r})")
+            if raw.size and (raw.min() < WEIGHT_STORED_MIN or raw.max() > WEIGHT_STORED_MAX):
+                raise _err(path, where, f"weights must be in {WEIGHT_STORED_MIN}..{WEIGHT_STORED_MAX} "
+                           f"(8-bit mantissa; netx would clip or Loihi 2 cannot hold them), "
+                           f"got {raw.min():g}..{raw.max():g}")
 
 
 def _scalar_int(grp, key, path, where, required=True, default=None) -> int:
@@ -278,7 +288,7 @@ def _conv_layer(grp, i, prev_shape, msg_bits, path, where) -> LayerSpec:
     if len(shape) != 3:
         raise _err(path, f"{where}/shape", f"conv output shape must be (f, y, x) on disk, got {shape[::-1]}")
     neuron = _neuron(grp, path, where)
-    w = _weights(grp, path, where)
+    w = _as_int_array(_read_array(grp, "weight", path, where), path, where, "weight")
     if w.ndim == 5 and w.shape[4] == 1:
         w = w.reshape(w.shape[:4])
     if w.ndim != 4:
@@ -317,7 +327,7 @@ def _dense_layer(grp, i, prev_shape, msg_bits, flatten, path, where) -> LayerSpe
     else:
         d = DEFAULT_DENSE_NEURON
         neuron = NeuronSpec(d["type"], d["vThMant"], d["iDecay"], d["vDecay"], 0)
-    w = _weights(grp, path, where)
+    w = _as_int_array(_read_array(grp, "weight", path, where), path, where, "weight")
     if w.ndim == 1:
         if w.size % shape[0]:
             raise _err(path, f"{where}/weight", f"{w.size} weights cannot be reshaped to ({shape[0]}, -1)")

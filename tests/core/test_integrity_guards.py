@@ -14,6 +14,7 @@ from ckd_toolchain.atomic_io import (check_output_dir, check_output_file, remove
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hdf5_seal import MAGIC, USERBLOCK, verify_seal
 from ckd_toolchain.netx import load_netx, write_netx
+from ckd_toolchain.netx.reader import check_stored_weights
 from ckd_toolchain.nir_graph import MAX_ABS_PARAM, check_graph_values, load_graph
 from netx_builders import conv_layer, dense_layer, flatten_layer, input_layer, lif, write_net
 
@@ -49,8 +50,10 @@ def test_our_netx_files_are_sealed_and_a_flipped_byte_is_caught(tmp_path):
 def test_netx_weights_outside_8_bits_or_fractional_are_refused(tmp_path, bad, needle):
     wd = np.random.default_rng(1).integers(-20, 20, (3, 64)).astype(float)
     wd[1, 5] = bad
+    path = _small_net(tmp_path / "b.net", wd)
+    load_netx(path)                      # the library reads what netx reads (Lava parity) ...
     with pytest.raises(InputError, match=needle) as exc:
-        load_netx(_small_net(tmp_path / "b.net", wd))
+        check_stored_weights(path)       # ... ckd-deploy refuses what netx would silently change
     assert "layer/3/weight" in str(exc.value)
 
 
@@ -116,3 +119,17 @@ def test_stale_partials_of_dead_writers_are_removed(tmp_path):
     removed = remove_stale_partials(tmp_path / "model.net")
     assert sorted(removed) == sorted(stale)
     assert live.exists() and other.exists()
+
+
+def test_ckd_deploy_refuses_a_net_with_out_of_range_weights(tmp_path, capsys):
+    from ckd_toolchain.hardware.cli_deploy import main
+
+    wd = np.random.default_rng(1).integers(-20, 20, (3, 64)).astype(float)
+    wd[0, 0] = 1000.0
+    path = _small_net(tmp_path / "w.net", wd)
+    with pytest.raises(SystemExit) as exc:
+        main([str(path), "--steps", "4", "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and "must be in -256..255" in err[0]
+    assert not list((tmp_path / "o").glob("*")) if (tmp_path / "o").exists() else True
