@@ -26,15 +26,57 @@ def load_graph(path: str | os.PathLike) -> nir.NIRGraph:
     if not path.is_file():
         raise InputError(path, "no such NIR file")
     try:
-        return nir.read(path, type_check=True)
+        graph = nir.read(path, type_check=True)
     except (ValueError, AssertionError, NotImplementedError, KeyError, TypeError):
-        pass  # types don't line up: the structure may still be fine
+        graph = None  # types don't line up: the structure may still be fine
     except OSError as exc:
         raise InputError(path, f"not a readable NIR (HDF5) file: {exc}") from None
-    try:
-        return nir.read(path, type_check=False)
-    except Exception as exc:  # noqa: BLE001 - any failure here means a malformed file
-        raise InputError(path, f"malformed NIR graph: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - h5py on a structurally corrupt file (RuntimeError, ...)
+        raise InputError(path, f"corrupt NIR (HDF5) file: {_describe(exc)}") from None
+    if graph is None:
+        try:
+            graph = nir.read(path, type_check=False)
+        except Exception as exc:  # noqa: BLE001 - any failure here means a malformed file
+            raise InputError(path, f"malformed NIR graph: {_describe(exc)}") from None
+    check_graph_values(graph, path)
+    return graph
+
+
+#: largest magnitude a NIR parameter may have: float32 state driven by larger weights overflows
+#: within a few steps, and no trained network has such values (a bit flip in an exponent does)
+MAX_ABS_PARAM = 1e9
+
+
+def check_graph_values(graph: nir.NIRGraph, where) -> None:
+    """Every numeric parameter of every node is finite and of magnitude <= :data:`MAX_ABS_PARAM`
+    (nested sub-graphs included); raises ``InputError`` naming the node and the parameter."""
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            check_graph_values(node, where)
+            continue
+        for key, value in vars(node).items():
+            if key in ("input_type", "output_type", "metadata") or isinstance(value, (str, bool)) or value is None:
+                continue
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                continue
+            if arr.size and not np.all(np.isfinite(arr)):
+                raise InputError(where, f"node {name!r}: parameter '{key}' holds NaN/Inf")
+            if arr.size and np.max(np.abs(arr)) > MAX_ABS_PARAM:
+                raise InputError(where, f"node {name!r}: parameter '{key}' has a value of magnitude "
+                                        f"{np.max(np.abs(arr)):.3g} > {MAX_ABS_PARAM:g} (corrupt?)")
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` on one line; an empty message (a bare ``assert``) says where it was raised."""
+    msg = " ".join(str(exc).split())
+    if not msg:
+        import traceback
+
+        tb = traceback.extract_tb(exc.__traceback__)
+        msg = f"failed check in {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "no message"
+    return f"{type(exc).__name__}: {msg[:200]}"
 
 
 def topological_order(graph: nir.NIRGraph, where: str | None = None) -> list[str]:

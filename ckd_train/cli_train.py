@@ -26,6 +26,8 @@ def _common(p: argparse.ArgumentParser, out_required: bool = True) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the training step (CUDA)")
     p.add_argument("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("--allow-changed-config", action="store_true",
+                   help="with --resume: continue although the settings differ from the checkpoint's")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
 
 
@@ -80,6 +82,22 @@ def resolve_config(args) -> dict:
     return cfg
 
 
+def check_config(cfg: dict, args) -> None:
+    """The semantic checks of the resolved config, before any work; an error names the config
+    file (or ``--set``/the defaults) when the check itself could not."""
+    from ckd_toolchain.ckd_train.data import DataConfig
+    from ckd_toolchain.ckd_train.engine.run_config import validate
+
+    try:
+        validate(cfg)
+        DataConfig.from_dict(cfg["data"])
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        where = args.config or ("--set" if args.set else "the default config")
+        raise InputError(where, exc.problem) from None
+
+
 def _log(msg: str) -> None:
     print(msg, flush=True)
 
@@ -88,21 +106,27 @@ def _log(msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = resolve_config(args)
+    check_config(cfg, args)
+    from ckd_toolchain.atomic_io import check_output_dir
+
+    check_output_dir(args.out)   # before data loading and the first epoch
+    allow = args.allow_changed_config
     if args.cmd == "teacher":
         from ckd_toolchain.ckd_train.engine import train_teacher
 
-        s = train_teacher(cfg, args.out, resume=args.resume, log=_log)
+        s = train_teacher(cfg, args.out, resume=args.resume, allow_changed_config=allow, log=_log)
         _log(f"ckd-train: teacher best val acc {s['best_val_acc']:.4f} (epoch {s['best_epoch']}) → {s['best']}")
     elif args.cmd == "student":
         from ckd_toolchain.ckd_train.engine import train_student
 
         if cfg["method"]["name"] == "ckd" and not args.teacher:
-            raise InputError(None, "--method ckd needs --teacher <teacher checkpoint>")
+            raise InputError(args.config, "method ckd needs --teacher <teacher checkpoint>")
         if cfg["method"]["name"] == "ckd":
             from ckd_toolchain.ckd_train.checkpoint import read_checkpoint
 
             read_checkpoint(args.teacher, "teacher")  # fail fast, before the data is loaded
-        s = train_student(cfg, args.out, teacher_path=args.teacher, resume=args.resume, log=_log)
+        s = train_student(cfg, args.out, teacher_path=args.teacher, resume=args.resume,
+                          allow_changed_config=allow, log=_log)
         if s is not None:
             _log(f"ckd-train: {s['method']} best val acc {s['best_val_acc']:.4f} (epoch {s['best_epoch']}), "
                  f"DVS test acc at best val {s['test_acc_at_best_val']:.4f} → {s['best']}")

@@ -24,6 +24,7 @@ shape, unsupported layer) is one line on stderr and exit 2; outputs are written 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -78,12 +79,29 @@ def test_frames(ckpt: dict, model_path: str, samples: int) -> tuple[torch.Tensor
     data_cfg = (ckpt.get("config") or {}).get("data")
     if not isinstance(data_cfg, dict):
         raise InputError(model_path, "checkpoint config has no 'data' section; pass --frames X.npy")
-    data = build_datasets(DataConfig.from_dict(data_cfg))
+    data = build_datasets(relocated_data_config(data_cfg))
     ds = data.dvs_test if len(data.dvs_test) else data.dvs_val
     if len(ds) == 0:
         raise InputError(model_path, "the dataset has no test samples; pass --frames X.npy")
     xs, ys = zip(*(ds[int(i)] for i in spread_subset(len(ds), int(samples) or None)))
     return torch.stack([torch.as_tensor(x) for x in xs]).float(), torch.as_tensor(ys)
+
+
+def relocated_data_config(data_cfg: dict):
+    """The checkpoint's data config, its ``root`` re-resolved on this machine: a stored root that
+    does not exist here (the checkpoint was trained elsewhere) is replaced by the default root of
+    the same dataset (``$CKD_DATA_DIR/<name>`` or ``<repo>/data/<name>``), and its frame cache
+    by the default one, when that exists."""
+    from ckd_toolchain.ckd_train.data import DataConfig
+
+    cfg = DataConfig.from_dict(data_cfg)
+    if cfg.root and not Path(cfg.root).exists():
+        moved = cfg.replace(root=None, cache_dir=None,
+                            rgb_root=None if cfg.rgb_root and not Path(cfg.rgb_root).exists() else cfg.rgb_root)
+        if moved.resolved_root().exists():
+            _say(f"data root {cfg.root} does not exist here; using {moved.resolved_root()}")
+            return moved
+    return cfg
 
 
 def _student_geometry(ckpt: dict) -> tuple[int, tuple[int, int, int]]:
@@ -115,6 +133,9 @@ def export_nir(args) -> int:
         frames, labels = _verification_frames(args, ckpt, T, shape)
     meta = student_metadata(ckpt, sha256_file(args.model), [], DEFAULT_DT)
     exported = student_to_nir(model, shape, meta, where=args.model, dt=DEFAULT_DT)
+    from ckd_toolchain.nir_graph import check_graph_values
+
+    check_graph_values(exported.graph, args.model)   # no NaN/Inf or absurd weights reach a file
     profile = args.nir_profile or "spec"
     written = profile_graph(exported.graph, profile, args.model)
     with atomic_path(args.out) as tmp:
@@ -226,7 +247,7 @@ def _teacher_inputs(args, ckpt, shape) -> torch.Tensor:
         raise InputError(args.model, "checkpoint config has no 'data' section; pass --frames X.npy")
     from ckd_toolchain.subsets import spread_subset
 
-    data = build_datasets(DataConfig.from_dict(data_cfg))
+    data = build_datasets(relocated_data_config(data_cfg))
     if len(data.rgb_test) == 0:
         raise InputError(args.model, "the dataset has no RGB test samples; pass --frames X.npy")
     idx = spread_subset(len(data.rgb_test), args.samples or None)
@@ -242,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(None, "--nir-profile is only for --to nir")
     if args.samples < 0:
         raise InputError(None, "--samples must be >= 0 (0 = the whole test split)")
+    from ckd_toolchain.atomic_io import check_output_file
+
+    for out in (args.out, args.report):  # before any work: an unwritable output is one line
+        if out:
+            check_output_file(out)
     with torch.no_grad():  # scoped: callers (tests, notebooks) keep their autograd state
         return export_nir(args) if args.to == "nir" else export_onnx(args)
 

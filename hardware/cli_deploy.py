@@ -48,6 +48,9 @@ def build_parser() -> OneLineArgumentParser:
 @cli_entry("ckd-deploy")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ckd_toolchain.atomic_io import check_output_dir
+
+    check_output_dir(args.out)   # before any work: an unwritable --out is one line
     if args.model.endswith(".net"):
         from ckd_toolchain.hardware.deploy.netx_deploy import deploy_netx
         if args.target != "loihi-sim":

@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ckd_toolchain.hardware.report.compare import compare_reports
 
+    from ckd_toolchain.atomic_io import check_output_dir
+
+    check_output_dir(args.out)
     labels = None if args.labels is None else [s.strip() for s in args.labels.split(",")]
     path = compare_reports(args.reports, args.out, labels)
     print(path)

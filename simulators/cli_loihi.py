@@ -87,6 +87,10 @@ def run_netx_from_args(args: argparse.Namespace, net_path: str | os.PathLike | N
         except ValueError as exc:
             raise InputError(args.input_spikes, str(exc))
     bias = _load_npy(args.input_bias, "--input-bias") if args.input_bias else None
+    from ckd_toolchain.netx.reader import check_stored_weights, load_netx
+
+    load_netx(net_path)                # structure (one line on any problem), then what netx would alter
+    check_stored_weights(net_path)
     t0 = time.perf_counter()
     out = run_netx(net_path, args.steps, input_spikes=spikes, input_bias=bias,
                    reset_interval=args.reset_interval, record=args.record, sim=args.sim,

@@ -21,7 +21,12 @@ import numpy as np
 
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.geometry import conv_output_size, pair
+from ckd_toolchain.hdf5_seal import verify_seal
 from ckd_toolchain.loihi2.constants import DECAY_UNITY
+
+#: stored weight range netx takes without clipping (``optimize_weight_bits``: mixed signs keep
+#: [-256, 254]; an excitatory layer may hold 255): :func:`check_stored_weights` refuses the rest.
+WEIGHT_STORED_MIN, WEIGHT_STORED_MAX = -256, 255
 from ckd_toolchain.netx.model import (DEFAULT_DENSE_NEURON, LIF_TYPES, NETX_UNIMPLEMENTED, NOT_SUPPORTED_HERE,
                                       LayerSpec, NetxNetwork, NeuronSpec)
 
@@ -81,6 +86,33 @@ def _as_int_array(value, path, where, key) -> np.ndarray:
         return arr.astype(np.int64)  # netx: [()].astype(int) truncates toward zero
     except (TypeError, ValueError):
         raise _err(path, where, f"field '{key}' is not numeric")
+
+
+def check_stored_weights(path: str | os.PathLike) -> None:
+    """Refuse a ``.net`` whose stored weights netx would silently change (the ``ckd-deploy`` check).
+
+    netx truncates float weights (``astype(int)``: 0.5 -> 0) and clips mixed-sign dense weights
+    outside [-256, 254] with only a warning; Loihi 2 holds 8-bit weight mantissas. So every stored
+    weight must be an integer in ``[WEIGHT_STORED_MIN, WEIGHT_STORED_MAX]``. :func:`load_netx` itself
+    reads what netx reads (the simulators reproduce Lava on such files, see the parity tests); call
+    this after it, on files a user hands to the toolchain."""
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        lgrp = fh["layer"]
+        for i in range(len(lgrp)):
+            grp = lgrp[str(i)]
+            if "weight" not in grp or _read_type(grp, path, f"layer/{i}") == "input":
+                continue
+            raw = np.asarray(grp["weight"][()])
+            where = f"layer/{i}/weight"
+            if raw.dtype.kind == "f" and not np.array_equal(raw, np.trunc(raw)):
+                bad = raw.reshape(-1)[np.flatnonzero(raw.reshape(-1) != np.trunc(raw.reshape(-1)))[0]]
+                raise _err(path, where, f"weights must be integers (netx would truncate {float(bad)!r})")
+            if raw.size and (raw.min() < WEIGHT_STORED_MIN or raw.max() > WEIGHT_STORED_MAX):
+                raise _err(path, where, f"weights must be in {WEIGHT_STORED_MIN}..{WEIGHT_STORED_MAX} "
+                           f"(8-bit mantissa; netx would clip or Loihi 2 cannot hold them), "
+                           f"got {raw.min():g}..{raw.max():g}")
 
 
 def _scalar_int(grp, key, path, where, required=True, default=None) -> int:
@@ -170,6 +202,7 @@ def load_netx(path: str | os.PathLike) -> NetxNetwork:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file")
+    verify_seal(path)   # our own files: the payload is checked before HDF5 parses any of it
     try:
         import h5py
 
@@ -177,60 +210,72 @@ def load_netx(path: str | os.PathLike) -> NetxNetwork:
     except Exception:
         raise InputError(path, "not an HDF5 file (lava-dl netx .net files are HDF5)")
     with fh:
-        if "layer" not in fh or not hasattr(fh["layer"], "keys"):
-            raise InputError(path, "missing group 'layer' (not a lava-dl netx network)")
-        lgrp = fh["layer"]
-        n = len(lgrp)
-        if n == 0:
-            raise InputError(path, "group 'layer' is empty")
-        net = NetxNetwork(path=str(path), attrs=_attrs(fh))
-        input_shape: tuple[int, ...] | None = None
-        flatten_next = False
-        for i in range(n):
-            where = f"layer/{i}"
-            if str(i) not in lgrp:
-                raise _err(path, "layer", f"missing layer '{i}' (layers must be numbered 0..{n - 1})")
-            grp = lgrp[str(i)]
-            if not hasattr(grp, "keys"):
-                raise _err(path, where, "is not a group")
-            kind = _read_type(grp, path, where)
-            if kind in NETX_UNIMPLEMENTED:
-                raise _err(path, f"{where}/type", f"layer type '{kind}' is not implemented by "
-                           "lava-dl netx 0.6 (express pooling as a strided conv)")
-            if kind in NOT_SUPPORTED_HERE:
-                raise _err(path, f"{where}/type", f"layer type '{kind}' is not supported by this "
-                           "simulator")
-            if kind == "input":
-                if i != 0:
-                    raise _err(path, f"{where}/type", "an 'input' layer must be layer 0")
-                if "neuron" in grp:
-                    shape = _shape(grp, path, where)
-                    neuron = _neuron(grp, path, where)
-                    net.layers.append(LayerSpec(i, "input", shape, neuron, bias=None, attrs=_attrs(grp)))
-                    net.input_neuron = True
-                    input_shape = shape
-                elif "shape" in grp:
-                    input_shape = _shape(grp, path, where)
-                continue
-            if kind == "flatten":
-                flatten_next = True
-                continue
-            prev_shape = net.layers[-1].shape if net.layers else input_shape
-            msg_bits = net.layers[-1].neuron.message_bits if net.layers else 0
-            if kind == "conv":
-                net.layers.append(_conv_layer(grp, i, prev_shape, msg_bits, path, where))
-            elif kind == "dense":
-                net.layers.append(_dense_layer(grp, i, prev_shape, msg_bits, flatten_next, path, where))
-                flatten_next = False
-            else:
-                raise _err(path, f"{where}/type", f"unknown layer type '{kind}'")
-            net.layers[-1].attrs = _attrs(grp)
-        if not net.layers:
-            raise InputError(path, "the network has no neuron layers")
-        first = net.layers[0]
-        net.input_shape = first.shape if net.input_neuron else tuple(first.in_shape)
-        net.declared_input_shape = input_shape
-        return net
+        try:
+            return _read_network(fh, path)
+        except InputError:
+            raise
+        except (KeyError, RuntimeError, OSError, AttributeError, ValueError, TypeError, IndexError) as exc:
+            # a structurally corrupt HDF5 file (damaged object headers, B-trees, ...): h5py raises
+            # from whichever access meets the damage
+            msg = " ".join(str(exc).split())[:160]
+            raise InputError(path, f"corrupt HDF5 structure ({type(exc).__name__}: {msg})") from None
+
+
+def _read_network(fh, path: Path) -> NetxNetwork:
+    if "layer" not in fh or not hasattr(fh["layer"], "keys"):
+        raise InputError(path, "missing group 'layer' (not a lava-dl netx network)")
+    lgrp = fh["layer"]
+    n = len(lgrp)
+    if n == 0:
+        raise InputError(path, "group 'layer' is empty")
+    net = NetxNetwork(path=str(path), attrs=_attrs(fh))
+    input_shape: tuple[int, ...] | None = None
+    flatten_next = False
+    for i in range(n):
+        where = f"layer/{i}"
+        if str(i) not in lgrp:
+            raise _err(path, "layer", f"missing layer '{i}' (layers must be numbered 0..{n - 1})")
+        grp = lgrp[str(i)]
+        if not hasattr(grp, "keys"):
+            raise _err(path, where, "is not a group")
+        kind = _read_type(grp, path, where)
+        if kind in NETX_UNIMPLEMENTED:
+            raise _err(path, f"{where}/type", f"layer type '{kind}' is not implemented by "
+                       "lava-dl netx 0.6 (express pooling as a strided conv)")
+        if kind in NOT_SUPPORTED_HERE:
+            raise _err(path, f"{where}/type", f"layer type '{kind}' is not supported by this "
+                       "simulator")
+        if kind == "input":
+            if i != 0:
+                raise _err(path, f"{where}/type", "an 'input' layer must be layer 0")
+            if "neuron" in grp:
+                shape = _shape(grp, path, where)
+                neuron = _neuron(grp, path, where)
+                net.layers.append(LayerSpec(i, "input", shape, neuron, bias=None, attrs=_attrs(grp)))
+                net.input_neuron = True
+                input_shape = shape
+            elif "shape" in grp:
+                input_shape = _shape(grp, path, where)
+            continue
+        if kind == "flatten":
+            flatten_next = True
+            continue
+        prev_shape = net.layers[-1].shape if net.layers else input_shape
+        msg_bits = net.layers[-1].neuron.message_bits if net.layers else 0
+        if kind == "conv":
+            net.layers.append(_conv_layer(grp, i, prev_shape, msg_bits, path, where))
+        elif kind == "dense":
+            net.layers.append(_dense_layer(grp, i, prev_shape, msg_bits, flatten_next, path, where))
+            flatten_next = False
+        else:
+            raise _err(path, f"{where}/type", f"unknown layer type '{kind}'")
+        net.layers[-1].attrs = _attrs(grp)
+    if not net.layers:
+        raise InputError(path, "the network has no neuron layers")
+    first = net.layers[0]
+    net.input_shape = first.shape if net.input_neuron else tuple(first.in_shape)
+    net.declared_input_shape = input_shape
+    return net
 
 
 def _conv_layer(grp, i, prev_shape, msg_bits, path, where) -> LayerSpec:

@@ -4,7 +4,9 @@ The datasets, dtypes and orders are lava-dl's own exporter's (checked against
 ``/work/shared/fixtures/netx/{tiny,oxford}.net`` and ``lava/lib/dl/netx/hdf5.py``); the schema,
 field by field, is ``README.md`` beside this module. What :func:`write_netx` writes,
 :func:`~ckd_toolchain.netx.reader.load_netx` reads back as the same model. Written atomically
-(temp file + rename). Imports only numpy, h5py and :mod:`ckd_toolchain.atomic_io`.
+(temp file + rename), sealed with the payload's SHA-256 in the HDF5 user block
+(:mod:`ckd_toolchain.hdf5_seal`; the reader checks it). Imports only numpy, h5py,
+:mod:`ckd_toolchain.atomic_io` and :mod:`ckd_toolchain.hdf5_seal`.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import h5py
 import numpy as np
 
 from ckd_toolchain.atomic_io import atomic_path
+from ckd_toolchain.hdf5_seal import USERBLOCK, seal
 from ckd_toolchain.netx.model import LayerSpec, NetxNetwork, NeuronSpec
 
 
@@ -86,7 +89,7 @@ def write_netx(net: NetxNetwork, path: str | os.PathLike, num_steps: int | None 
     if in_shape is None and net.input_neuron:
         in_shape = first.shape
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", userblock_size=USERBLOCK) as f:
             for key, value in net.attrs.items():
                 f.attrs[key] = value
             root = f.create_group("layer")
@@ -111,4 +114,5 @@ def write_netx(net: NetxNetwork, path: str | os.PathLike, num_steps: int | None 
             sim = f.create_group("simulation")
             sim.create_dataset("Ts", data=np.int64(1))
             sim.create_dataset("tSample", data=np.int64(num_steps if num_steps else 0))
+        seal(tmp)   # sha256 of the payload in the HDF5 user block (ckd_toolchain.hdf5_seal)
     return os.fspath(path)

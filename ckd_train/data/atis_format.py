@@ -63,13 +63,28 @@ def decode_atis(raw: bytes | np.ndarray, path: str | os.PathLike | None = None) 
     return out
 
 
+def _check_plausible(path, t: np.ndarray) -> None:
+    """Random bytes decode to "events" too: a recording file's timestamps never run backwards
+    (:func:`read_atis_bin` also refuses y bytes above 240, which the sensor cannot produce)."""
+    back = np.flatnonzero(np.diff(t) < 0)
+    if back.size:
+        raise InputError(path, f"not an N-Caltech101 event file: timestamps run backwards at event {int(back[0]) + 1} "
+                               f"({int(t[back[0]])} -> {int(t[back[0] + 1])} us); corrupt or not events")
+
+
 def read_atis_bin(path: str | os.PathLike) -> np.ndarray:
-    """Read an N-Caltech101 ``.bin`` file into a structured (x, y, t, p) array (raw coordinates)."""
+    """Read an N-Caltech101 ``.bin`` file into a structured (x, y, t, p) array (raw coordinates).
+    A file that cannot be a recording (timestamps running backwards, y above 240) is refused."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read event file: {exc.strerror or exc}") from None
-    return decode_atis(raw, path)
+    ev = decode_atis(raw, path)
+    if raw and np.frombuffer(raw, np.uint8)[1::EVENT_BYTES].max() > OVERFLOW_Y:
+        raise InputError(path, "not an N-Caltech101 event file: a y byte is above 240 (the sensor has "
+                               f"y < {OVERFLOW_Y}, 240 marks overflow); corrupt or not events")
+    _check_plausible(path, ev["t"])
+    return ev
 
 
 def encode_atis(x, y, t, p) -> bytes:

@@ -22,11 +22,23 @@ EXPECTED = f"{FOLDER}/<class>/image_XXXX.jpg (Caltech101 layout; .png also accep
 
 def _class_dirs(base: Path, suffixes: tuple[str, ...]) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
+    empty = []
     for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
         files = sorted(f for f in d.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
         if files:
             out[d.name] = files
+        else:
+            empty.append(d)
+    reject_empty_class_folders(out, empty, suffixes)
     return out
+
+
+def reject_empty_class_folders(found: dict, empty: list[Path], suffixes) -> None:
+    """A class folder without samples beside classes with samples is a named error, not a class
+    silently dropped (when no folder has samples the caller reports the expected layout)."""
+    if found and empty:
+        raise InputError(empty[0], f"class folder holds no {'/'.join(suffixes)} files "
+                                   "(remove the folder or add its samples)")
 
 
 def scan_caltech101(root: str | os.PathLike) -> dict[str, list[Path]]:

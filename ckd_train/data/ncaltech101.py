@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ckd_toolchain.ckd_train.data.atis_format import read_atis_bin
+from ckd_toolchain.ckd_train.data.caltech101 import reject_empty_class_folders
 from ckd_toolchain.errors import InputError
 
 FOLDER = "Caltech101"
@@ -28,11 +29,15 @@ def scan_ncaltech101(root: str | os.PathLike) -> dict[str, list[Path]]:
     root = Path(root)
     base = root / FOLDER if (root / FOLDER).is_dir() else root
     out: dict[str, list[Path]] = {}
+    empty = []
     if base.is_dir():
         for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             files = sorted(f for f in d.iterdir() if f.is_file() and f.suffix == ".bin")
             if files:
                 out[d.name] = files
+            else:
+                empty.append(d)
+    reject_empty_class_folders(out, empty, (".bin",))
     if not out:
         raise InputError(root, f"no N-Caltech101 event files found; expected {root}/{EXPECTED}")
     return out

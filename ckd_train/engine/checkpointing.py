@@ -14,6 +14,7 @@ import torch
 
 from ckd_toolchain.atomic_io import save_torch, write_json, write_text
 from ckd_toolchain.ckd_train.checkpoint import FORMAT, VERSION
+from ckd_toolchain.ckd_train.checkpoint_integrity import payload_sha256
 
 
 def rng_state() -> dict[str, Any]:
@@ -48,6 +49,7 @@ def make_checkpoint(kind: str, model_state: dict, config: dict, classes: list[st
           "rng": rng_state(), "metrics": metrics or {}}
     if extra:
         ck.update(extra)
+    ck["sha256"] = payload_sha256(ck)
     return ck
 
 

@@ -7,6 +7,10 @@ schedule, batch, device; ``fixed_point_epochs``: the last K epochs train through
 weights, :mod:`ckd_toolchain.ckd_train.models.fixed_point_training`). The full resolved dict is stored in every
 checkpoint.
 
+Every key is checked against the schema derived from :data:`DEFAULT_CONFIG`
+(:mod:`ckd_toolchain.ckd_train.engine.config_schema`): unknown keys, wrong types and out-of-range
+values are one line naming the key and the file (or ``--set``).
+
 Learning rate (He et al. / CKD recipe): ``lr = lr_base * global_batch / lr_ref_batch`` unless
 ``train.lr`` is given explicitly.
 """
@@ -18,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from ckd_toolchain.ckd_train.engine.config_schema import check_sections
 from ckd_toolchain.errors import InputError
 
 METHODS = ("dvs-only", "transfer", "ckd")
@@ -57,15 +62,14 @@ def load_config(path: str | Path | None) -> dict:
     if not p.is_file():
         raise InputError(p, "config file does not exist")
     try:
-        user = yaml.safe_load(p.read_text()) or {}
+        user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise InputError(p, "not a UTF-8 text file (expected a YAML run config)") from None
     except yaml.YAMLError as exc:
         raise InputError(p, f"not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(user, dict):
         raise InputError(p, "config must be a mapping of sections")
-    unknown = sorted(set(user) - set(DEFAULT_CONFIG) - {"name", "notes"})
-    if unknown:
-        raise InputError(p, f"unknown config section(s): {', '.join(unknown)}")
-    return merge(DEFAULT_CONFIG, user)
+    return merge(DEFAULT_CONFIG, check_sections(user, DEFAULT_CONFIG, p))
 
 
 def apply_overrides(cfg: dict, assignments: list[str] | None) -> dict:
@@ -78,13 +82,14 @@ def apply_overrides(cfg: dict, assignments: list[str] | None) -> dict:
         parts = key.strip().split(".")
         if len(parts) < 2 or parts[0] not in DEFAULT_CONFIG:
             raise InputError(None, f"--set key must be <section>.<key> with section in {sorted(DEFAULT_CONFIG)}, got {key!r}")
-        node = cfg
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
+        if len(parts) != 2:
+            raise InputError(None, f"--set {key}: keys are <section>.<key>")
         try:
-            node[parts[-1]] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
         except yaml.YAMLError:
-            node[parts[-1]] = raw
+            value = raw
+        checked = check_sections({parts[0]: {parts[1]: value}}, DEFAULT_CONFIG, f"--set {key.strip()}")
+        cfg[parts[0]][parts[1]] = checked[parts[0]][parts[1]]
     return cfg
 
 
@@ -107,6 +112,36 @@ def validate(cfg: dict) -> dict:
         raise InputError(None, "train.fixed_point_epochs: only VGG students can be deployed to Loihi (netx is "
                                f"sequential), got student.arch {cfg['student'].get('arch')!r}")
     return cfg
+
+
+#: keys that do not change what a run computes (only where/how fast): free to change on --resume
+RUNTIME_KEYS = {"train": {"device", "compile", "progress", "threads", "eval_batch_size", "amp"},
+                "teacher": {"checkpoint"}}
+
+
+def changed_settings(saved: dict, cfg: dict, sections=("method", "student", "data", "train", "teacher")) -> list[str]:
+    """``section.key (old -> new)`` for every setting of ``sections`` that differs between a
+    checkpoint's config and this run's (keys only one side has are defaults added by a newer
+    version; :data:`RUNTIME_KEYS` and private ``_`` keys are ignored)."""
+    out = []
+    for sec in sections:
+        a, b = saved.get(sec) or {}, cfg.get(sec) or {}
+        for k in sorted(set(a) & set(b)):
+            if k.startswith("_") or k in RUNTIME_KEYS.get(sec, ()) or a[k] == b[k]:
+                continue
+            out.append(f"{sec}.{k} ({a[k]!r} -> {b[k]!r})")
+    return out
+
+
+def check_resume_config(path, saved: dict, cfg: dict, allow_changed: bool, log, sections=None) -> None:
+    """Refuse to resume a run whose settings changed, unless ``allow_changed`` (then say which)."""
+    changed = changed_settings(saved, cfg, **({"sections": sections} if sections else {}))
+    if not changed:
+        return
+    if not allow_changed:
+        raise InputError(path, f"--resume: the checkpoint was written with other settings: {', '.join(changed)} "
+                               "(use --allow-changed-config to continue with the new ones)")
+    log(f"ckd-train: --allow-changed-config: resuming with changed {', '.join(changed)}")
 
 
 def learning_rate(train_cfg: dict, global_batch: int) -> float:

@@ -29,10 +29,11 @@ from ckd_toolchain.ckd_train.engine.checkpointing import (make_checkpoint, save_
                                             write_metrics_csv, write_summary)
 from ckd_toolchain.ckd_train.engine.device import autocast_factory, pick_device
 from ckd_toolchain.ckd_train.engine.epoch_plan import make_epoch_plan, shard
+from ckd_toolchain.ckd_train.engine.finite_guard import check_step
 from ckd_toolchain.ckd_train.engine.evaluation import evaluate_student, teacher_logits
 from ckd_toolchain.ckd_train.engine.glibc_heap import keep_freed_heap
 from ckd_toolchain.ckd_train.engine.objective import StudentObjective
-from ckd_toolchain.ckd_train.engine.run_config import learning_rate, validate
+from ckd_toolchain.ckd_train.engine.run_config import check_resume_config, learning_rate, validate
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.ckd_train.losses import cosine_warmup_factor, kd_phase_weight, replacement_probability
 from ckd_toolchain.ckd_train.models import build_student, student_config
@@ -70,11 +71,13 @@ def _bn_restore(model, snap):
 
 
 def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: str | Path | None = None,
-                  resume: bool = False, log: Callable[[str], None] = print) -> dict:
-    """Train a student into ``out_dir`` (see the module docstring); returns the summary dict."""
+                  resume: bool = False, allow_changed_config: bool = False,
+                  log: Callable[[str], None] = print) -> dict:
+    """Train a student into ``out_dir`` (see the module docstring); returns the summary dict.
+    ``--resume`` refuses a checkpoint written with other settings unless ``allow_changed_config``."""
     run = StudentRun.setup(cfg, out_dir, data=data, teacher_path=teacher_path, log=log)
     if resume and run.last_path.is_file():
-        run.resume_from(run.last_path)
+        run.resume_from(run.last_path, allow_changed_config)
     if run.start_epoch >= run.epochs and (run.out / "summary.json").is_file():
         import json
 
@@ -113,15 +116,6 @@ def _frozen_teacher_logits(cfg: dict, teacher_path, data, device: torch.device) 
     t_logits = teacher_logits(teacher.to(device), data.rgb_train, device).to(device)
     cfg["teacher"] = {**cfg["teacher"], **tck["config"]["teacher"], "checkpoint": str(teacher_path)}
     return t_logits
-
-
-def _config_differs(saved: dict, cfg: dict) -> bool:
-    """Whether a checkpoint's config trains another run than ``cfg`` (method, student or data)."""
-    def differs(sec):  # keys only one side has are defaults added by a newer version
-        a, b = saved.get(sec, {}), cfg.get(sec, {})
-        return any(a[k] != b[k] for k in set(a) & set(b))
-
-    return any(differs(sec) for sec in ("method", "student", "data"))
 
 
 @dataclass
@@ -240,14 +234,10 @@ class StudentRun:
                    t_logits=t_logits, optimizer=optimizer, scheduler=scheduler, lr=lr, dvs_labels=dvs_labels,
                    n_batches=n_batches)
 
-    def resume_from(self, path: Path) -> None:
+    def resume_from(self, path: Path, allow_changed_config: bool = False) -> None:
         """Continue from ``path`` (``last.pt``): weights, optimiser, schedule, RNG and history."""
         ck = read_checkpoint(path, "student")
-        saved = copy.deepcopy(ck["config"])
-        for c in (saved, self.cfg):  # the teacher's path may differ (the run's config forgets it too)
-            c.get("teacher", {}).pop("checkpoint", None)
-        if _config_differs(saved, self.cfg):
-            raise InputError(path, "--resume: the checkpoint was written by a different configuration")
+        check_resume_config(path, ck["config"], self.cfg, allow_changed_config, self.log)
         self.student.load_state_dict(ck["model"])
         if self.objective.da is not None:
             self.objective.da.load_state_dict(ck["domain_alignment"])
@@ -304,10 +294,11 @@ class StudentRun:
         for b in it:
             totals.replace_p = (replacement_probability(b, epoch, self.n_batches, self.total_steps)
                                 if self.meth.get("replacement", True) else 0.0)
-            self._optimizer_step(model, plan, b, gamma, totals)
+            loss = self._optimizer_step(model, plan, b, gamma, totals)
+            check_step(self.out, epoch, b, loss, self.objective.parameters(), f"lr {self.lr:g}")
         return totals
 
-    def _optimizer_step(self, model, plan, b: int, gamma: float, totals: _EpochTotals) -> None:
+    def _optimizer_step(self, model, plan, b: int, gamma: float, totals: _EpochTotals) -> float:
         """One global batch: ``micro_batches`` forward/backward passes, then one optimiser step
         (with micro-batches the BN statistics are averaged into one update, as on DDP ranks)."""
         micro, objective = self.micro, self.objective
@@ -315,6 +306,7 @@ class StudentRun:
         self.optimizer.zero_grad(set_to_none=True)
         snap = _bn_snapshot(objective) if micro > 1 else None
         acc_bufs = None
+        total_loss = 0.0
         for k in range(micro):
             idx_d, idx_r, u = (shard(a, k, micro) for a in (row_d, row_r, row_u))
             x_d, y, kw = self._micro_inputs(idx_d, idx_r, u, totals.replace_p, gamma)
@@ -323,6 +315,7 @@ class StudentRun:
             with self.autocast():
                 loss, stats, logits_d = model(x_d, y, **kw)
             (loss / micro).backward()
+            total_loss += float(loss.detach()) / micro
             if snap is not None:
                 cur = [b_.clone() for b_ in ddp.bn_buffers(objective)]
                 acc_bufs = cur if acc_bufs is None else [a + c for a, c in zip(acc_bufs, cur)]
@@ -339,6 +332,7 @@ class StudentRun:
         self.scheduler.step()
         ddp.average_bn_buffers(objective)
         self.samples += self.global_batch
+        return total_loss
 
     def _micro_inputs(self, idx_d, idx_r, u, replace_p: float, gamma: float):
         """``(x_dvs[T, B, ...], labels, objective kwargs)`` of one micro-batch: the paired static

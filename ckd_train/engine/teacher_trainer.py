@@ -20,6 +20,8 @@ from ckd_toolchain.ckd_train.engine.checkpointing import (make_checkpoint, save_
                                             write_metrics_csv, write_summary)
 from ckd_toolchain.ckd_train.engine.device import autocast_factory, pick_device
 from ckd_toolchain.ckd_train.checkpoint import read_checkpoint
+from ckd_toolchain.ckd_train.engine.finite_guard import check_step
+from ckd_toolchain.ckd_train.engine.run_config import check_resume_config
 from ckd_toolchain.ckd_train.engine.evaluation import evaluate_teacher
 from ckd_toolchain.ckd_train.losses import cosine_warmup_factor
 from ckd_toolchain.ckd_train.models import build_teacher
@@ -27,7 +29,7 @@ from ckd_toolchain.ckd_train.models.teacher_resnet import load_torchvision_weigh
 
 
 def train_teacher(cfg: dict, out_dir: str | Path, *, data=None, resume: bool = False,
-                  log: Callable[[str], None] = print) -> dict:
+                  allow_changed_config: bool = False, log: Callable[[str], None] = print) -> dict:
     cfg = copy.deepcopy(cfg)
     tc, tr = cfg["teacher"], cfg["train"]
     out = Path(out_dir)
@@ -52,13 +54,14 @@ def train_teacher(cfg: dict, out_dir: str | Path, *, data=None, resume: bool = F
     labels = torch.tensor([int(l) for l in data.rgb_train.labels])
     start, history, best_val, best_epoch = 0, [], -1.0, -1
     if resume and (out / "last.pt").is_file():
-        start, history, best_val, best_epoch = _resume(out / "last.pt", model, opt, sched)
+        start, history, best_val, best_epoch = _resume(out / "last.pt", model, opt, sched, cfg,
+                                                       allow_changed_config, log)
     images = torch.stack([data.rgb_train[i][0] for i in range(n)])
     t_run = time.time()
     for epoch in range(start, epochs):
         seed_epoch(seed, epoch)
         t0 = time.time()
-        tot_loss, correct = _train_epoch(model, images, labels, B, opt, sched, autocast, device)
+        tot_loss, correct = _train_epoch(model, images, labels, B, opt, sched, autocast, device, out, epoch)
         val = evaluate_teacher(model, data.rgb_val, device)
         test = evaluate_teacher(model, data.rgb_test, device)
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": tot_loss / n,
@@ -92,9 +95,14 @@ def _build_model(tc: dict, num_classes: int, device: torch.device):
     return model.to(device), arch_cfg
 
 
-def _resume(path: Path, model, opt, sched) -> tuple[int, list, float, int]:
-    """Load ``last.pt`` into model/optimiser/schedule/RNG: ``(start epoch, history, best val, best epoch)``."""
+def _resume(path: Path, model, opt, sched, cfg: dict, allow_changed: bool, log) -> tuple[int, list, float, int]:
+    """Load ``last.pt`` into model/optimiser/schedule/RNG: ``(start epoch, history, best val, best epoch)``;
+    refuses changed teacher/data settings or seed unless ``allow_changed``."""
     ck = read_checkpoint(path, "teacher")
+    saved = ck["config"]
+    check_resume_config(path, saved, cfg, allow_changed, log, sections=("teacher", "data"))
+    check_resume_config(path, {"train": {"seed": saved.get("train", {}).get("seed")}},
+                        {"train": {"seed": cfg["train"]["seed"]}}, allow_changed, log, sections=("train",))
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optimizer"])
     sched.load_state_dict(ck["scheduler"])
@@ -104,7 +112,7 @@ def _resume(path: Path, model, opt, sched) -> tuple[int, list, float, int]:
 
 
 def _train_epoch(model, images: torch.Tensor, labels: torch.Tensor, B: int, opt, sched, autocast,
-                 device) -> tuple[float, int]:
+                 device, out=None, epoch: int = 0) -> tuple[float, int]:
     """One pass over a random permutation (random horizontal flips): ``(summed loss, correct)``."""
     model.train()
     n = images.shape[0]
@@ -123,6 +131,7 @@ def _train_epoch(model, images: torch.Tensor, labels: torch.Tensor, B: int, opt,
         loss.backward()
         opt.step()
         sched.step()
+        check_step(out, epoch, b, loss.item(), model.parameters(), f"teacher.lr {opt.param_groups[0]['lr']:g}")
         tot_loss += loss.item() * len(idx)
         correct += (logits.argmax(1) == y).sum().item()
     return tot_loss, correct

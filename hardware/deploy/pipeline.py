@@ -46,7 +46,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ckd_toolchain.atomic_io import save_numpy, write_json
+from ckd_toolchain.atomic_io import check_output_dir, remove_stale_partials, save_numpy, write_json
 from ckd_toolchain.subsets import spread_subset
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.lowering.core_allocation import allocate, out_degree
@@ -295,6 +295,7 @@ class DeployRun:
         if self.target != "loihi-sim":
             return
         self.out.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(self.out / "model.net")   # left by a killed deploy
         self.net_path = os.fspath(self.out / "model.net")
         self.tmp_net = os.fspath(self.out / f".model.net.{os.getpid()}.partial")
         write_mapped(self.net, self.tmp_net, num_steps=self.samples.T + len(self.net.layers),
@@ -417,6 +418,11 @@ class DeployRun:
     def write_outputs(self, raw: dict) -> None:
         """Give the ``.net`` its final name; ``outputs.npy`` (unlabelled inputs) and the report."""
         outputs = raw.pop("_outputs")
+        old = previous_artifacts(self.out)
+        for p in old:
+            p.unlink()
+        if old:
+            self.log(f"ckd-deploy: removed {len(old)} file(s) of a previous run in {self.out}")
         if self.tmp_net:
             os.replace(self.tmp_net, self.net_path)
         if raw["accuracy"] is None:
@@ -432,6 +438,17 @@ DIAGNOSTICS_EXPLAINED = (
     "input arrives): the timing error the reset scheme removes")
 
 
+#: what a deploy (or a .net run) writes into its out directory; a new run replaces all of them, so
+#: no result of another model is left beside the new ones
+ARTIFACT_PATTERNS = ("model.net", "report.json", "report.md", "outputs.npy", "netx-run.json", "spike_rate.png",
+                     "energy.png", "accuracy.png",
+                     "layer-*-[suv].npy")
+
+
+def previous_artifacts(out: Path) -> list[Path]:
+    return sorted({p for pat in ARTIFACT_PATTERNS for p in Path(out).glob(pat) if p.is_file()})
+
+
 def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str = "loihi-sim",
            data: str | None = None, input_npy: str | None = None, sim: str = "fast",
            pool_mode: str = "thermometer", batch_size: int = 16, limit: int | None = None,
@@ -440,6 +457,7 @@ def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str 
     """Run the whole deploy stage; returns the raw results dict (also written to DIR)."""
     log = log or (lambda m: print(m, file=sys.stderr))
     _check_options(target, data, input_npy)
+    check_output_dir(out_dir)
     run = DeployRun.prepare(nir_path, out_dir, target, pool_mode, dt, sim=sim, diagnostics=diagnostics,
                         lava_timeout=lava_timeout, log=log)
     run.load_samples(data, input_npy, batch_size, limit, data_root)

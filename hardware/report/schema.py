@@ -150,6 +150,9 @@ def _validate(r: Any) -> None:
     acc = _req(r, "accuracy", "$", dict)
     for k in ("deployed", "reference", "drop"):
         _opt_q(acc, k, "$.accuracy", "fraction")
+        lo = -1.0 if k == "drop" else 0.0   # accuracies are fractions in [0, 1]; a drop in [-1, 1]
+        if acc[k] is not None and not lo <= acc[k]["value"] <= 1.0:
+            _fail(f"$.accuracy.{k}", f"must be in [{lo:g}, 1] (a fraction), got {acc[k]['value']!r}")
     layers = _req(r, "layers", "$", list)
     if not layers:
         _fail("$.layers", "a report needs at least one layer")

@@ -106,3 +106,31 @@ def test_gpu_target_without_cuda_is_one_line_error(demo_files, capsys):
     _one_line_error(capsys, [str(d / "g.nir"), "--target", "gpu", "--input", str(d / "X.npy"), "--out", str(d / "g")],
                     "no CUDA device")
     assert not (d / "g").exists()
+
+
+def test_second_deploy_replaces_the_previous_runs_files_and_stale_partials(demo_files):
+    """Issue 16, finding 9: no other run's model.net/report beside the new outputs, no partial
+    .net left by a killed deploy."""
+    import subprocess
+
+    _, _, d = demo_files
+    out = d / "same"
+    assert main([str(d / "g.nir"), "--input", str(d / "X.npy"), "--out", str(out)]) == 0
+    assert (out / "model.net").is_file()
+    p = subprocess.Popen(["true"])
+    p.wait()
+    stale = out / f".model.net.{p.pid}.partial"       # what kill -9 during a deploy leaves
+    stale.write_bytes(b"half")
+    (out / "layer-0-v.npy").write_bytes(b"old")       # another run's .net output
+    assert main([str(d / "g.nir"), "--target", "cpu", "--input", str(d / "X.npy"), "--out", str(out)]) == 0
+    assert not (out / "model.net").exists() and not (out / "layer-0-v.npy").exists()
+    assert (out / "report.json").is_file() and (out / "outputs.npy").is_file()
+    assert main([str(d / "g.nir"), "--input", str(d / "X.npy"), "--out", str(out)]) == 0
+    assert not stale.exists() and (out / "model.net").is_file()
+
+
+def test_out_that_is_a_file_is_one_line_before_work(demo_files, capsys):
+    _, _, d = demo_files
+    (d / "taken").write_text("x")
+    _one_line_error(capsys, [str(d / "g.nir"), "--input", str(d / "X.npy"), "--out", str(d / "taken")],
+                    "is an existing file")

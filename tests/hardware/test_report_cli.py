@@ -83,3 +83,20 @@ def test_usage_error_is_one_line():
     p = subprocess.run([sys.executable, "-m", "ckd_toolchain.hardware.cli_report", "x.json"], cwd=REPO,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--out" in p.stderr
+
+
+def test_accuracy_outside_0_1_is_refused(reports, tmp_path, capsys):
+    """Issue 16: an accuracy of 1.5 was printed as "150.00 %"."""
+    doc = json.loads(reports[0].read_text())
+    doc["accuracy"]["deployed"]["value"] = 1.5
+    bad = tmp_path / "acc.json"
+    bad.write_text(json.dumps(doc))
+    err = one_line_error([str(bad), "--out", str(tmp_path / "o")], capsys)
+    assert str(bad) in err and "$.accuracy.deployed: must be in [0, 1]" in err
+
+
+def test_out_that_is_a_file_is_one_line_before_reading(reports, tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    err = one_line_error([str(reports[0]), "--out", str(f)], capsys)
+    assert str(f) in err and "is an existing file" in err
