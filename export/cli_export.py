@@ -73,7 +73,7 @@ def load_frames(path: str, T: int, input_shape) -> torch.Tensor:
 def test_frames(ckpt: dict, model_path: str, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``samples`` DVS test frames of the checkpoint's dataset, spread over its classes:
     ``([B, T, C, H, W], labels)``."""
-    from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
+    from ckd_toolchain.ckd_train.data import build_datasets
     from ckd_toolchain.subsets import spread_subset
 
     data_cfg = (ckpt.get("config") or {}).get("data")
@@ -240,7 +240,7 @@ def _teacher_inputs(args, ckpt, shape) -> torch.Tensor:
         if arr.ndim != 4 or tuple(arr.shape[1:]) != shape:
             raise InputError(args.frames, f"teacher inputs must be [B, {', '.join(map(str, shape))}], got {list(arr.shape)}")
         return torch.from_numpy(arr.astype(np.float32))
-    from ckd_toolchain.ckd_train.data import DataConfig, build_datasets
+    from ckd_toolchain.ckd_train.data import build_datasets
 
     data_cfg = (ckpt.get("config") or {}).get("data")
     if not isinstance(data_cfg, dict):

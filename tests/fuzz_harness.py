@@ -237,7 +237,7 @@ def build_seeds(root: Path) -> dict[str, Path]:
     from ckd_toolchain.ckd_train.data import DataConfig
     from ckd_toolchain.ckd_train.engine.checkpointing import make_checkpoint
     from ckd_toolchain.export.cli_export import main as export_main
-    from ckd_toolchain.hardware.netx_mapping import nir_to_netx
+    from ckd_toolchain.hardware.lowering.netx_mapping import nir_to_netx
     from data_fixtures import image_for, make_ncaltech_tree
     from export_helpers import small_student
 

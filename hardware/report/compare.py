@@ -25,7 +25,7 @@ def _lat_kind(r: dict) -> str:
 def comparison_markdown(labels: list[str], reports: list[dict], paths: list[Path]) -> str:
     rows = []
     for label, r in zip(labels, reports):
-        e, lat, acc, t = r["energy"], r["latency"], r["accuracy"], r["totals"]
+        e, lat, t = r["energy"], r["latency"], r["totals"]
         rows.append([label, r["run"]["target"], acc_text(r, "reference"), acc_text(r, "deployed"),
                      q(t["spikes"]), f"{t['spike_rate']['value']:.4f}", q(t["synaptic_ops"]),
                      f"{q(e['loihi']['per_inference'])} ({e['loihi']['label']}; estimated)",

@@ -3,7 +3,6 @@ Loihi counts split into the steady-state window and the single sample's fill/dra
 from __future__ import annotations
 
 import json
-import math
 
 import nir
 import numpy as np
