@@ -414,6 +414,7 @@ class StudentRun:
         train_s = sum(r["epoch_s"] for r in history[-(epochs - self.start_epoch):])
         return {"kind": "student", "method": self.method,
                 "kd_loss": self.meth.get("kd_loss") if self.method == "ckd" else None,
+                "samd_weight": self.objective.samd_weight if self.method == "ckd" else None,
                 "seed": self.seed, "arch": cfg["student"]["arch"], "width": cfg["student"]["width"],
                 "T": cfg["student"]["T"], "epochs": epochs, "fixed_point_epochs": epochs - self.fp_start,
                 "world_size": self.world, "global_batch": self.global_batch, "lr": self.lr,

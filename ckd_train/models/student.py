@@ -100,6 +100,16 @@ class SpikingStudent(nn.Module):
             f = feat.reshape(T, B, -1)
         return logits, f
 
+    def dvs_head_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x[T, B, C, H, W]`` → the input of the DVS head ``[T, B, D]`` (the deployed path:
+        ``head_dvs`` of it gives :meth:`forward`'s DVS logits); the t-SNE features."""
+        if x.dim() != 5:
+            raise ValueError(f"student input must be [T, B, C, H, W], got {tuple(x.shape)}")
+        T, B = x.shape[:2]
+        self._set_time_steps(T)
+        features, _ = self._deployed_path()
+        return features(self._frames(x)).reshape(T, B, -1)
+
     def spike_map_layer(self) -> nn.Module:
         """The last pooling layer of ``features``: its input is the student's last spiking feature
         map (VGGSNN: the last LIF before the final 2 x 2 pool; ResNet: the last block's output)."""
