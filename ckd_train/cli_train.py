@@ -4,6 +4,8 @@
     ckd-train student --method ckd --teacher runs/demo/teacher/best.pt \
         --config configs/ndigits-demo.yaml --out runs/demo/ckd --seed 0
     ckd-train experiment --config configs/ndigits-demo.yaml --out runs/experiment --seeds 0 1 2
+    ckd-train experiment ... --methods dvs-only transfer ckd:kd ckd:luminet ckd:kd+samd --baseline ckd:kd
+    ckd-train tsne runs/demo/{dvs-only,transfer,ckd}/best.pt --out runs/demo/tsne
 
 Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m ckd_toolchain.ckd_train.cli_train student ...``.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ckd_toolchain.ckd_train.losses.kd import KD_LOSSES
 from ckd_toolchain.errors import InputError, OneLineArgumentParser, cli_entry
 
 
@@ -42,13 +45,24 @@ def build_parser() -> OneLineArgumentParser:
     _common(s)
     s.add_argument("--method", choices=["dvs-only", "transfer", "ckd"], help="training method (method.name)")
     s.add_argument("--teacher", help="teacher checkpoint (ckd-train teacher .../best.pt), needed by --method ckd")
-    s.add_argument("--kd-loss", choices=["kd", "dkd", "dist"], help="logit distillation loss (method.kd_loss)")
+    s.add_argument("--kd-loss", choices=list(KD_LOSSES), help="logit distillation loss of ckd (method.kd_loss): "
+                   "kd, dkd, dist, luminet (CKD Table II), nld (CKDSNN noise-smoothed logits)")
+    s.add_argument("--samd-weight", type=float, metavar="W", help="weight of the SAMD activation-map term of ckd "
+                   "on the static stream (CKDSNN; method.samd_weight, 0 = off)")
     e = sub.add_parser("experiment", help="teacher + dvs-only/transfer/ckd over several seeds; mean ± std table")
     _common(e)
     e.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    e.add_argument("--methods", nargs="+", default=["dvs-only", "transfer", "ckd"],
-                   choices=["dvs-only", "transfer", "ckd"])
+    e.add_argument("--methods", nargs="+", default=["dvs-only", "transfer", "ckd"], metavar="ARM",
+                   help="arms: dvs-only, transfer, ckd (the config's kd_loss), ckd:LOSS with LOSS one of "
+                        f"{', '.join(KD_LOSSES)}, optionally +samd or +samd=W (e.g. ckd:kd+samd)")
+    e.add_argument("--baseline", metavar="ARM", help="compare every arm with this one only (default: all pairs)")
     e.add_argument("--teacher", help="reuse this teacher checkpoint instead of training one")
+    v = sub.add_parser("tsne", help="t-SNE of the DVS test features (DVS-head input) of student runs side by side")
+    v.add_argument("runs", nargs="+", help="student checkpoints (best.pt) or run directories holding best.pt")
+    v.add_argument("--out", required=True, help="output directory for tsne.png and tsne.json")
+    v.add_argument("--labels", help="comma-separated labels, one per run (default: the run directory names)")
+    v.add_argument("--split", choices=["test", "val"], default="test", help="DVS split to embed (default test)")
+    v.add_argument("--seed", type=int, default=0, help="t-SNE random state")
     return p
 
 
@@ -72,6 +86,8 @@ def resolve_config(args) -> dict:
         cfg["method"]["name"] = args.method
     if getattr(args, "kd_loss", None):
         cfg["method"]["kd_loss"] = args.kd_loss
+    if getattr(args, "samd_weight", None) is not None:
+        cfg["method"]["samd_weight"] = args.samd_weight
     if args.epochs is not None:
         if args.cmd == "teacher":
             cfg["teacher"]["epochs"] = args.epochs
@@ -105,6 +121,16 @@ def _log(msg: str) -> None:
 @cli_entry("ckd-train")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.cmd == "tsne":
+        from ckd_toolchain.ckd_train.feature_tsne import tsne_compare
+
+        labels = None if args.labels is None else [x.strip() for x in args.labels.split(",")]
+        res = tsne_compare(args.runs, args.out, labels=labels, split=args.split, seed=args.seed)
+        for r in res["runs"]:
+            _log(f"ckd-train tsne: {r['label']}: silhouette {r['silhouette_features']:.3f} (features), "
+                 f"{r['silhouette_tsne']:.3f} (t-SNE 2-D), {r['samples']} {args.split} samples")
+        _log(res["png"])
+        return 0
     cfg = resolve_config(args)
     check_config(cfg, args)
     from ckd_toolchain.atomic_io import check_output_dir
@@ -134,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         from ckd_toolchain.ckd_train.engine.experiment import run_experiment
 
         res = run_experiment(cfg, args.out, seeds=args.seeds, methods=args.methods, teacher=args.teacher,
-                             resume=args.resume, log=_log)
+                             resume=args.resume, baseline=args.baseline, log=_log)
         _log(res["table"])
     return 0
 

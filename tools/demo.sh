@@ -4,6 +4,7 @@
 #   ckd-data synth/show -> ckd-train teacher + 3 students (dvs-only, transfer, ckd)
 #   -> ckd-export (NIR + ONNX, verified) -> ckd-deploy (loihi-sim and the cpu float reference)
 #   -> ckd-report (the three students side by side; loihi-sim vs float for ckd)
+#   -> ckd-train tsne (t-SNE of the three students' DVS test features, the CKD paper's Fig. 3)
 #
 # Everything lands in runs/demo/ (DEMO_OUT to change). Re-running is cheap: the dataset is skipped
 # when complete and finished training runs are resumed (nothing left to do).
@@ -44,10 +45,13 @@ stage cpu-ckd       $BIN/ckd-deploy --target cpu "$OUT/ckd/model.nir" --data n-d
 
 stage compare-methods $BIN/ckd-report "$OUT"/{dvs-only,transfer,ckd}/deploy-loihi/report.json \
                         --labels dvs-only,transfer,ckd --out "$OUT/comparison"
+stage tsne          $BIN/ckd-train tsne "$OUT"/{dvs-only,transfer,ckd}/best.pt --labels dvs-only,transfer,ckd \
+                        --out "$OUT/tsne"
 stage compare-targets $BIN/ckd-report "$OUT/ckd/deploy-loihi/report.json" "$OUT/ckd/deploy-cpu/report.json" \
                         --labels ckd-loihi-sim,ckd-cpu-float --out "$OUT/comparison-targets"
 echo
 echo "demo: finished in $(( $(date +%s) - t0 )) s"
 echo "demo: students compared in $OUT/comparison/comparison.md (+ comparison.png)"
 echo "demo: loihi-sim vs float reference in $OUT/comparison-targets/comparison.md"
+echo "demo: t-SNE of the students' DVS test features in $OUT/tsne/tsne.png (silhouettes in tsne.json)"
 echo "demo: per-run reports in $OUT/<method>/deploy-loihi/report.md; data grids in $OUT/data-show/"

@@ -8,6 +8,9 @@ permutation of the DVS training set (padded by wrapping to a multiple of the glo
 global batch (``b = G / W``); one process with ``micro_batches = W`` takes the same chunks in turn,
 which is what makes DDP and single-process training equal. Because everything an epoch draws
 depends only on ``(seed, epoch)``, a resumed run replays exactly what an uninterrupted one does.
+With ``noise_classes = K > 0`` (the NLD loss) the plan also holds a standard normal ``[G, K]`` draw
+per global batch, NLD's ``eps`` (:mod:`ckd_toolchain.ckd_train.losses.nld`), drawn after everything
+else so the other draws do not change.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ class EpochPlan:
     dvs_idx: np.ndarray      # [n_batches, G]
     rgb_idx: np.ndarray      # [n_batches, G]
     replace_u: np.ndarray    # [n_batches, G]
+    nld_noise: np.ndarray | None = None   # [n_batches, G, K] float32 (noise_classes > 0)
 
     @property
     def n_batches(self) -> int:
@@ -28,7 +32,7 @@ class EpochPlan:
 
 
 def make_epoch_plan(seed: int, epoch: int, dvs_labels: list[int], global_batch: int,
-                    pair_for_label=None) -> EpochPlan:
+                    pair_for_label=None, noise_classes: int = 0) -> EpochPlan:
     rng = np.random.default_rng([int(seed), int(epoch)])
     n = len(dvs_labels)
     if n == 0:
@@ -44,10 +48,14 @@ def make_epoch_plan(seed: int, epoch: int, dvs_labels: list[int], global_batch: 
     else:
         rgb_idx = np.full(perm.shape, -1, dtype=np.int64)
     u = rng.random(perm.shape[0])
-    return EpochPlan(dvs_idx, rgb_idx.reshape(n_batches, global_batch), u.reshape(n_batches, global_batch))
+    noise = (rng.standard_normal((n_batches, global_batch, int(noise_classes))).astype(np.float32)
+             if noise_classes else None)
+    return EpochPlan(dvs_idx, rgb_idx.reshape(n_batches, global_batch), u.reshape(n_batches, global_batch),
+                     noise)
 
 
-def shard(cols: np.ndarray, part: int, parts: int) -> np.ndarray:
-    """Columns of the ``part``-th of ``parts`` equal chunks of a global batch row."""
-    b = cols.shape[-1] // parts
-    return cols[..., part * b:(part + 1) * b]
+def shard(cols: np.ndarray, part: int, parts: int, axis: int = -1) -> np.ndarray:
+    """Columns of the ``part``-th of ``parts`` equal chunks of a global batch row (along ``axis``:
+    the sample axis, ``0`` for a ``[G, K]`` noise row)."""
+    b = cols.shape[axis] // parts
+    return np.take(cols, np.arange(part * b, (part + 1) * b), axis=axis)

@@ -46,6 +46,22 @@ def teacher_logits(teacher, dataset, device, batch_size: int = 256) -> torch.Ten
 
 
 @torch.no_grad()
+def teacher_class_maps(teacher, dataset, device, batch_size: int = 256) -> torch.Tensor:
+    """Class activation maps ``[N, h, w]`` of a frozen teacher for its predicted class (eval mode;
+    :func:`ckd_toolchain.ckd_train.losses.samd.class_activation_map` of ``teacher.feature_map``)."""
+    from ckd_toolchain.ckd_train.losses.samd import class_activation_map
+
+    teacher.eval()
+    out = []
+    for start in range(0, len(dataset), batch_size):
+        x = torch.stack([dataset[i][0] for i in range(start, min(len(dataset), start + batch_size))]).to(device)
+        fmap = teacher.feature_map(x).float()
+        pred = teacher.fc(torch.flatten(teacher.avgpool(fmap), 1)).argmax(1)
+        out.append(class_activation_map(fmap, teacher.fc.weight, pred).cpu())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+@torch.no_grad()
 def evaluate_teacher(teacher, dataset, device, batch_size: int = 256) -> float:
     if len(dataset) == 0:
         return float("nan")

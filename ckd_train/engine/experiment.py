@@ -3,7 +3,9 @@ reports mean ± std (sample std, n-1) over seeds of the DVS test accuracy of the
 DVS validation accuracy (``test_acc_at_best_val``), then every pair of methods compared on the
 same test samples (:mod:`ckd_toolchain.ckd_train.engine.paired_comparison`: difference, bootstrap 95 % interval,
 discordant counts) from the per-sample predictions of each ``best.pt``. Writes ``results.json``
-and ``results.md``."""
+and ``results.md``. The arms may be methods or ckd variants (``ckd:LOSS[+samd[=W]]``,
+:mod:`ckd_toolchain.ckd_train.engine.experiment_arms`); with ``baseline`` only every arm vs the
+baseline is compared."""
 from __future__ import annotations
 
 import copy
@@ -14,7 +16,9 @@ from typing import Callable
 import torch
 
 from ckd_toolchain.atomic_io import write_json, write_text
+from ckd_toolchain.errors import InputError
 from ckd_toolchain.ckd_train.engine.evaluation import student_correct
+from ckd_toolchain.ckd_train.engine.experiment_arms import arm_dirname, arm_method
 from ckd_toolchain.ckd_train.engine.paired_comparison import paired_difference
 from ckd_toolchain.ckd_train.engine.student_trainer import load_data, train_student
 from ckd_toolchain.ckd_train.engine.teacher_trainer import train_teacher
@@ -29,10 +33,13 @@ def _fmt(xs: list[float]) -> str:
 
 
 def run_experiment(cfg: dict, out_dir: str | Path, seeds=(0, 1, 2), methods=("dvs-only", "transfer", "ckd"),
-                   teacher: str | None = None, resume: bool = False, data=None,
+                   teacher: str | None = None, resume: bool = False, data=None, baseline: str | None = None,
                    log: Callable[[str], None] = print) -> dict:
     out = Path(out_dir)
     methods = tuple(methods)
+    arms = {a: arm_method(a, cfg["method"]) for a in methods}  # bad arms fail before any training
+    if baseline is not None and baseline not in arms:
+        raise InputError(None, f"--baseline {baseline!r} is not one of the arms: {', '.join(methods)}")
     data = data if data is not None else load_data(cfg)
     if teacher is None:
         tdir = out / "teacher"
@@ -44,9 +51,9 @@ def run_experiment(cfg: dict, out_dir: str | Path, seeds=(0, 1, 2), methods=("dv
         for m in methods:
             c = copy.deepcopy(cfg)
             c["train"]["seed"] = int(seed)
-            c["method"]["name"] = m
-            rdir = out / f"{m}-seed{seed}"
-            s = train_student(c, rdir, data=data, teacher_path=teacher if m == "ckd" else None,
+            c["method"] = copy.deepcopy(arms[m])
+            rdir = out / f"{arm_dirname(m)}-seed{seed}"
+            s = train_student(c, rdir, data=data, teacher_path=teacher if arms[m]["name"] == "ckd" else None,
                               resume=resume, log=log)
             runs.append({"method": m, "seed": seed, "best_val_acc": s["best_val_acc"],
                          "test_acc_at_best_val": s["test_acc_at_best_val"], "best_epoch": s["best_epoch"],
@@ -62,17 +69,19 @@ def run_experiment(cfg: dict, out_dir: str | Path, seeds=(0, 1, 2), methods=("dv
     lines += ["", "Paired on the same DVS test samples (Δ = accuracy A - B in points, mean over seeds; 95 % "
               "bootstrap interval over test samples; pairs only A / only B gets right):", "",
               "| A vs B | Δ | 95 % interval | per seed | only A right | only B right |", "|---|---|---|---|---|---|"]
-    for i, ma in enumerate(methods):
-        for mb in methods[i + 1:]:
-            ca = [r["test_correct"] for r in runs if r["method"] == ma]
-            cb = [r["test_correct"] for r in runs if r["method"] == mb]
-            p = paired_difference(ca, cb)
-            paired[f"{ma} vs {mb}"] = p
-            lines.append(f"| {ma} vs {mb} | {100 * p['delta']:+.2f} | [{100 * p['ci95'][0]:+.2f}, "
-                         f"{100 * p['ci95'][1]:+.2f}] | {', '.join(f'{100 * x:+.1f}' for x in p['per_seed'])} | "
-                         f"{p['a_only']} | {p['b_only']} |")
+    pairs = ([(a, baseline) for a in methods if a != baseline] if baseline is not None else
+             [(ma, mb) for i, ma in enumerate(methods) for mb in methods[i + 1:]])
+    for ma, mb in pairs:
+        ca = [r["test_correct"] for r in runs if r["method"] == ma]
+        cb = [r["test_correct"] for r in runs if r["method"] == mb]
+        p = paired_difference(ca, cb)
+        paired[f"{ma} vs {mb}"] = p
+        lines.append(f"| {ma} vs {mb} | {100 * p['delta']:+.2f} | [{100 * p['ci95'][0]:+.2f}, "
+                     f"{100 * p['ci95'][1]:+.2f}] | {', '.join(f'{100 * x:+.1f}' for x in p['per_seed'])} | "
+                     f"{p['a_only']} | {p['b_only']} |")
     table = "\n".join(lines)
-    result = {"seeds": list(seeds), "methods": list(methods), "teacher": teacher, "runs": runs,
+    result = {"seeds": list(seeds), "methods": list(methods), "arms": arms, "baseline": baseline,
+              "teacher": teacher, "runs": runs,
               "aggregate": agg, "paired": paired, "table": table, "config": cfg}
     write_json(out / "results.json", result)
     write_text(out / "results.md", table + "\n")

@@ -11,13 +11,24 @@ logit-distillation loss between the time-averaged static-head logits and the fro
 logits on the paired HSV image (Eq. 9). Both streams go through the shared student in one pass
 (one ``[T, 2B, ...]`` batch), so BN sees both domains together.
 
+``L_KD`` is ``method.kd_loss`` (:data:`~ckd_toolchain.ckd_train.losses.KD_LOSSES`: kd, dkd, dist,
+luminet, nld; NLD's noise ``eps`` comes from the epoch plan). With ``method.samd_weight = w > 0``
+the ckd objective adds SAMD (:mod:`~ckd_toolchain.ckd_train.losses.samd`, CKDSNN) on the static
+stream under the same phase switch::
+
+    L = alpha * L_cls-s + beta * L_DA + gamma(e) * (L_KD + w * L_SAMD) + L_cls-e
+
+between the student's last spike map of the static stream and the frozen teacher's class
+activation map of the paired HSV image; static samples replaced by their DVS sample (Eq. 8) are
+left out of L_SAMD (the teacher saw another scene).
+
 Wrapped in one ``nn.Module`` so that DDP sees every parameter use inside its ``forward``.
 """
 from __future__ import annotations
 
 from torch import nn
 
-from ckd_toolchain.ckd_train.losses import KD_LOSSES, DomainAlignment, tet_loss
+from ckd_toolchain.ckd_train.losses import KD_LOSSES, DomainAlignment, samd_loss, spike_activation_map, tet_loss
 
 
 class StudentObjective(nn.Module):
@@ -28,25 +39,36 @@ class StudentObjective(nn.Module):
         self.method = self.m["name"]
         self.da = DomainAlignment(T) if self.method != "dvs-only" else None
         self.kd_fn = KD_LOSSES[self.m.get("kd_loss", "kd")]
+        self.samd_weight = float(self.m.get("samd_weight", 0.0) or 0.0) if self.method == "ckd" else 0.0
 
-    def forward(self, x_dvs, y, x_static=None, teacher_logits=None, kd_weight: float = 0.0):
+    def forward(self, x_dvs, y, x_static=None, teacher_logits=None, kd_weight: float = 0.0,
+                nld_noise=None, teacher_cam=None, samd_keep=None):
         m = self.m
         lam, phi = float(m["tet_lambda"]), float(m["tet_phi"])
         if self.method == "dvs-only":
             logits = self.student(x_dvs, head="dvs")
             loss = tet_loss(logits, y, lam, phi)
             return loss, {"loss": loss.detach(), "cls_e": loss.detach()}, logits.detach()
-        logits_d, logits_s, f_d, f_s = self.student.forward_both(
-            x_dvs, x_static, separate_bn=bool(m.get("separate_bn", False)))
+        outs = self.student.forward_both(x_dvs, x_static, separate_bn=bool(m.get("separate_bn", False)),
+                                         spike_map=self.samd_weight > 0)
+        logits_d, logits_s, f_d, f_s = outs[:4]
         cls_e = tet_loss(logits_d, y, lam, phi)
         cls_s = tet_loss(logits_s, y, lam, phi)
         da = self.da(f_s, f_d, logits_d, y)
         loss_s = float(m["alpha"]) * cls_s + float(m["beta"]) * da
         stats = {"cls_e": cls_e.detach(), "cls_s": cls_s.detach(), "da": da.detach()}
         if self.method == "ckd":
-            kd = self.kd_fn(logits_s.float().mean(0), teacher_logits.float(), target=y, tau=float(m["tau"]))
-            loss_s = loss_s + kd_weight * kd
+            kd = self.kd_fn(logits_s.float().mean(0), teacher_logits.float(), target=y, tau=float(m["tau"]),
+                            nld_weight=float(m.get("nld_weight", 0.9)), noise=nld_noise)
+            distill = kd
             stats["kd"] = kd.detach()
+            if self.samd_weight > 0:
+                keep = samd_keep if samd_keep is not None else slice(None)
+                samd = samd_loss(spike_activation_map(outs[4])[keep], teacher_cam[keep],
+                                 tau=float(m.get("samd_tau", 2.0)))
+                distill = distill + self.samd_weight * samd
+                stats["samd"] = samd.detach()
+            loss_s = loss_s + kd_weight * distill
         loss = loss_s + cls_e
         stats["loss"] = loss.detach()
         return loss, stats, logits_d.detach()

@@ -2,7 +2,9 @@
 
 Sections: ``data`` (``ckd_train.data.DataConfig`` fields), ``student`` (``build_student`` fields;
 ``T`` is taken from ``data.T``), ``teacher`` (arch, width, weights and its own optimiser
-settings), ``method`` (dvs-only | transfer | ckd and the loss weights), ``train`` (optimiser,
+settings), ``method`` (dvs-only | transfer | ckd and the loss weights; ``kd_loss`` one of
+:data:`~ckd_toolchain.ckd_train.losses.KD_LOSSES`, ``nld_weight`` NLD's mixing weight, ``samd_weight``
+the SAMD term of ckd, 0 = off, ``samd_tau`` its temperature), ``train`` (optimiser,
 schedule, batch, device; ``fixed_point_epochs``: the last K epochs train through Loihi 2's integer
 weights, :mod:`ckd_toolchain.ckd_train.models.fixed_point_training`). The full resolved dict is stored in every
 checkpoint.
@@ -35,7 +37,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
                 "lr": 1e-3, "weight_decay": 0.01, "warmup_epochs": 1},
     "method": {"name": "ckd", "kd_loss": "kd", "tau": 4.0, "alpha": 1.0, "beta": 1.0,
                "e_th": 100.0, "k": 0.1, "tet_lambda": 1e-3, "tet_phi": 1.0, "replacement": True,
-               "separate_bn": False},
+               "separate_bn": False, "nld_weight": 0.9, "samd_weight": 0.0, "samd_tau": 2.0},
     "train": {"epochs": 300, "batch_size": 120, "lr": None, "lr_base": 5e-3, "lr_ref_batch": 1024,
               "weight_decay": 0.01, "warmup_epochs": 5, "seed": 0, "device": "auto", "amp": True,
               "compile": False, "micro_batches": 1, "eval_batch_size": 256, "threads": None,
@@ -101,6 +103,7 @@ def validate(cfg: dict) -> dict:
 
     if cfg["method"]["kd_loss"] not in KD_LOSSES:
         raise InputError(None, f"kd_loss must be one of {', '.join(KD_LOSSES)}, got {cfg['method']['kd_loss']!r}")
+    _validate_distillation(cfg["method"])
     for sec, key in (("train", "epochs"), ("train", "batch_size")):
         v = cfg[sec][key]
         if not isinstance(v, int) or v < 1:
@@ -142,6 +145,17 @@ def check_resume_config(path, saved: dict, cfg: dict, allow_changed: bool, log, 
         raise InputError(path, f"--resume: the checkpoint was written with other settings: {', '.join(changed)} "
                                "(use --allow-changed-config to continue with the new ones)")
     log(f"ckd-train: --allow-changed-config: resuming with changed {', '.join(changed)}")
+
+
+def _validate_distillation(meth: dict) -> None:
+    """``nld_weight`` in [0, 1] (NLD's mixing weight), ``samd_weight`` >= 0 (0: no SAMD), ``samd_tau`` > 0."""
+    checks = (("nld_weight", 0.9, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]"),
+              ("samd_weight", 0.0, lambda v: v >= 0.0, "a number >= 0"),
+              ("samd_tau", 2.0, lambda v: v > 0.0, "a number > 0"))
+    for key, default, ok, what in checks:
+        v = meth.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(float(v)):
+            raise InputError(None, f"method.{key} must be {what}, got {v!r}")
 
 
 def learning_rate(train_cfg: dict, global_batch: int) -> float:

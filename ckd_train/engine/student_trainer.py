@@ -30,7 +30,7 @@ from ckd_toolchain.ckd_train.engine.checkpointing import (make_checkpoint, save_
 from ckd_toolchain.ckd_train.engine.device import autocast_factory, pick_device
 from ckd_toolchain.ckd_train.engine.epoch_plan import make_epoch_plan, shard
 from ckd_toolchain.ckd_train.engine.finite_guard import check_step
-from ckd_toolchain.ckd_train.engine.evaluation import evaluate_student, teacher_logits
+from ckd_toolchain.ckd_train.engine.evaluation import evaluate_student, teacher_class_maps, teacher_logits
 from ckd_toolchain.ckd_train.engine.glibc_heap import keep_freed_heap
 from ckd_toolchain.ckd_train.engine.objective import StudentObjective
 from ckd_toolchain.ckd_train.engine.run_config import check_resume_config, learning_rate, validate
@@ -144,6 +144,7 @@ class StudentRun:
     objective: StudentObjective
     autocast: Callable
     t_logits: torch.Tensor | None
+    t_cams: torch.Tensor | None   # [N_rgb_train, h, w] teacher class activation maps (SAMD), else None
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     lr: float
@@ -222,6 +223,8 @@ class StudentRun:
         autocast = autocast_factory(device, bool(tr.get("amp", True)))
         t_logits = (_frozen_teacher_logits(cfg, teacher_path, data, device)
                     if cfg["method"]["name"] == "ckd" else None)
+        t_cams = (teacher_class_maps(load_teacher(teacher_path)[0].to(device), data.rgb_train, device).to(device)
+                  if objective.samd_weight > 0 else None)
         lr = learning_rate(tr, G)
         optimizer = torch.optim.AdamW(objective.parameters(), lr=lr, weight_decay=float(tr["weight_decay"]))
         dvs_labels = list(data.dvs_train.labels)
@@ -231,7 +234,7 @@ class StudentRun:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_warmup_factor(s, total_steps, warm))
         return cls(cfg=cfg, out=Path(out_dir), log=log, stop_after=stop_after, device=device, rank=rank,
                    world=world, data=data, student=student, objective=objective, autocast=autocast,
-                   t_logits=t_logits, optimizer=optimizer, scheduler=scheduler, lr=lr, dvs_labels=dvs_labels,
+                   t_logits=t_logits, t_cams=t_cams, optimizer=optimizer, scheduler=scheduler, lr=lr, dvs_labels=dvs_labels,
                    n_batches=n_batches)
 
     def resume_from(self, path: Path, allow_changed_config: bool = False) -> None:
@@ -265,7 +268,9 @@ class StudentRun:
         """Train one epoch, evaluate, select, write checkpoints; raise :class:`Interrupted` when asked."""
         seed_epoch(self.seed, epoch, self.rank)
         pair = self.data.pair_rgb_for_label if self.method != "dvs-only" else None
-        plan = make_epoch_plan(self.seed, epoch, self.dvs_labels, self.global_batch, pair)
+        nld = self.method == "ckd" and self.meth.get("kd_loss") == "nld"
+        plan = make_epoch_plan(self.seed, epoch, self.dvs_labels, self.global_batch, pair,
+                               noise_classes=len(self.data.classes) if nld else 0)
         gamma = (kd_phase_weight(epoch, float(self.meth["e_th"]), float(self.meth["k"]))
                  if self.method == "ckd" else 0.0)
         self.objective.train()
@@ -303,6 +308,7 @@ class StudentRun:
         (with micro-batches the BN statistics are averaged into one update, as on DDP ranks)."""
         micro, objective = self.micro, self.objective
         row_d, row_r, row_u = (shard(a[b], self.rank, self.world) for a in (plan.dvs_idx, plan.rgb_idx, plan.replace_u))
+        row_n = shard(plan.nld_noise[b], self.rank, self.world, axis=0) if plan.nld_noise is not None else None
         self.optimizer.zero_grad(set_to_none=True)
         snap = _bn_snapshot(objective) if micro > 1 else None
         acc_bufs = None
@@ -310,6 +316,8 @@ class StudentRun:
         for k in range(micro):
             idx_d, idx_r, u = (shard(a, k, micro) for a in (row_d, row_r, row_u))
             x_d, y, kw = self._micro_inputs(idx_d, idx_r, u, totals.replace_p, gamma)
+            if row_n is not None:
+                kw["nld_noise"] = torch.from_numpy(shard(row_n, k, micro, axis=0)).to(self.device)
             if snap is not None:
                 _bn_restore(objective, snap)
             with self.autocast():
@@ -336,7 +344,8 @@ class StudentRun:
 
     def _micro_inputs(self, idx_d, idx_r, u, replace_p: float, gamma: float):
         """``(x_dvs[T, B, ...], labels, objective kwargs)`` of one micro-batch: the paired static
-        frames (each replaced by its DVS sample with probability ``replace_p``) and teacher logits."""
+        frames (each replaced by its DVS sample with probability ``replace_p``), teacher logits and,
+        for SAMD, the teacher's class activation maps and which static samples were not replaced."""
         device, data = self.device, self.data
         x_d, y = _stack(data.dvs_train, idx_d)
         x_d = x_d.transpose(0, 1).to(device, non_blocking=True)
@@ -352,6 +361,9 @@ class StudentRun:
             if self.t_logits is not None:
                 kw["teacher_logits"] = self.t_logits[torch.from_numpy(idx_r).to(device)]
                 kw["kd_weight"] = gamma
+            if self.t_cams is not None:
+                kw["teacher_cam"] = self.t_cams[torch.from_numpy(idx_r).to(device)]
+                kw["samd_keep"] = ~mask
         return x_d, y, kw
 
     def _validate(self, epoch: int, n_plan_batches: int, totals: _EpochTotals, gamma: float,
@@ -396,6 +408,7 @@ class StudentRun:
         train_s = sum(r["epoch_s"] for r in history[-(epochs - self.start_epoch):])
         return {"kind": "student", "method": self.method,
                 "kd_loss": self.meth.get("kd_loss") if self.method == "ckd" else None,
+                "samd_weight": self.objective.samd_weight if self.method == "ckd" else None,
                 "seed": self.seed, "arch": cfg["student"]["arch"], "width": cfg["student"]["width"],
                 "T": cfg["student"]["T"], "epochs": epochs, "fixed_point_epochs": epochs - self.fp_start,
                 "world_size": self.world, "global_batch": self.global_batch, "lr": self.lr,

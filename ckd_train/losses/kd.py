@@ -1,4 +1,7 @@
-"""Logit distillation losses: KD (CKD Eq. 9), DKD, DIST (CKD Table II ablation).
+"""Logit distillation losses: KD (CKD Eq. 9), DKD, DIST (CKD Table II ablation), and the registry
+:data:`KD_LOSSES` (``method.kd_loss`` / ``--kd-loss``) that also holds LumiNet (:mod:`.luminet`,
+Table II) and NLD (:mod:`.nld`, CKDSNN). Every loss takes ``(z_s, z_t, target=..., tau=...)`` plus
+its own keywords and ignores the others.
 
 KD (Hinton et al. 2015; CKD arXiv 2507.09269 Eq. 9)::
 
@@ -21,6 +24,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from ckd_toolchain.ckd_train.losses.luminet import luminet_loss
+from ckd_toolchain.ckd_train.losses.nld import nld_loss
 
 
 def kd_loss(z_s: torch.Tensor, z_t: torch.Tensor, tau: float = 4.0, **_) -> torch.Tensor:
@@ -64,4 +70,4 @@ def dist_loss(z_s: torch.Tensor, z_t: torch.Tensor, tau: float = 1.0, beta: floa
     return tau * tau * (beta * inter + gamma * intra)
 
 
-KD_LOSSES = {"kd": kd_loss, "dkd": dkd_loss, "dist": dist_loss}
+KD_LOSSES = {"kd": kd_loss, "dkd": dkd_loss, "dist": dist_loss, "luminet": luminet_loss, "nld": nld_loss}

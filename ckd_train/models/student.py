@@ -100,7 +100,41 @@ class SpikingStudent(nn.Module):
             f = feat.reshape(T, B, -1)
         return logits, f
 
-    def forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor, separate_bn: bool = False):
+    def dvs_head_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x[T, B, C, H, W]`` → the input of the DVS head ``[T, B, D]`` (the deployed path:
+        ``head_dvs`` of it gives :meth:`forward`'s DVS logits); the t-SNE features."""
+        if x.dim() != 5:
+            raise ValueError(f"student input must be [T, B, C, H, W], got {tuple(x.shape)}")
+        T, B = x.shape[:2]
+        self._set_time_steps(T)
+        features, _ = self._deployed_path()
+        return features(self._frames(x)).reshape(T, B, -1)
+
+    def spike_map_layer(self) -> nn.Module:
+        """The last pooling layer of ``features``: its input is the student's last spiking feature
+        map (VGGSNN: the last LIF before the final 2 x 2 pool; ResNet: the last block's output)."""
+        pools = [m for m in self.features if isinstance(m, (nn.AvgPool2d, nn.AdaptiveAvgPool2d))]
+        if not pools:
+            raise ValueError("student features have no pooling layer to take the spike map from")
+        return pools[-1]
+
+    def forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor, separate_bn: bool = False,
+                     spike_map: bool = False):
+        """:meth:`_forward_both`; with ``spike_map=True`` a fifth element: the static stream's last
+        spiking feature map ``[T, B, C, H, W]`` (input of :meth:`spike_map_layer`, for SAMD)."""
+        if not spike_map:
+            return self._forward_both(x_dvs, x_static, separate_bn)
+        seen = []
+        hook = self.spike_map_layer().register_forward_pre_hook(lambda _m, inp: seen.append(inp[0]))
+        try:
+            out = self._forward_both(x_dvs, x_static, separate_bn)
+        finally:
+            hook.remove()
+        T, B = x_static.shape[:2]
+        s = seen[-1]  # the static stream is the last pass (separate_bn) or the second half of one pass
+        return (*out, s.reshape(T, -1, *s.shape[1:])[:, -B:])
+
+    def _forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor, separate_bn: bool = False):
         """Both streams through the shared student.
 
         ``separate_bn=False``: one pass over the concatenated ``[T, 2B, ...]`` batch (BN batch

@@ -106,10 +106,13 @@ class ResNet(nn.Module):
         layers += [block(self.inplanes, planes, base_width=self.base_width) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
-    def forward(self, x):
+    def feature_map(self, x):
+        """The last feature map ``[B, D, H, W]`` (layer4 output, the input of avgpool + fc)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.avgpool(self.feature_map(x)), 1))
 
 
 def build_teacher_net(arch: str = "resnet18", num_classes: int = 1000, width: float = 1.0) -> ResNet:

@@ -73,13 +73,13 @@ def test_checkpoint_format_and_load_student(tiny, tmp_path):
 
 
 WORKER = textwrap.dedent('''
-    import sys, torch
+    import json, sys, torch
     from ckd_toolchain.ckd_train.engine import DEFAULT_CONFIG, merge, train_student
     from ckd_toolchain.ckd_train.engine.synthetic_pairs import SyntheticPairs
     cfg = merge(DEFAULT_CONFIG, __TINY__)
-    cfg = merge(cfg, {"method": {"name": sys.argv[2]}, "train": {"epochs": 2, "micro_batches": int(sys.argv[3])}})
+    cfg = merge(cfg, {"method": json.loads(sys.argv[2]), "train": {"epochs": 2, "micro_batches": int(sys.argv[3])}})
     d = SyntheticPairs(num_classes=3, per_class=(6, 3, 3), rgb_per_class=(8, 3, 3), T=3)
-    train_student(cfg, sys.argv[1], data=d, log=lambda m: None)
+    train_student(cfg, sys.argv[1], data=d, teacher_path=sys.argv[4] if len(sys.argv) > 4 else None, log=lambda m: None)
 ''')
 
 
@@ -90,12 +90,18 @@ def _free_port():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["transfer"])
-def test_ddp_two_processes_equal_one_process(tmp_path, method):
+@pytest.mark.parametrize("method", [{"name": "transfer"},
+                                    # batch statistics (LumiNet), plan noise (NLD) and batch min/max (SAMD)
+                                    # are per rank / per micro-batch: DDP still equals one process
+                                    {"name": "ckd", "kd_loss": "luminet"},
+                                    {"name": "ckd", "kd_loss": "nld", "samd_weight": 1.0}],
+                         ids=["transfer", "ckd-luminet", "ckd-nld-samd"])
+def test_ddp_two_processes_equal_one_process(tiny, tmp_path, method):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.replace("__TINY__", repr(TINY)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = subprocess.run([sys.executable, str(script), str(tmp_path / "single"), method, "2"], env=env,
+    args = [json.dumps(method)] + ([str(tiny[2])] if method["name"] == "ckd" else [])
+    single = subprocess.run([sys.executable, str(script), str(tmp_path / "single"), args[0], "2", *args[1:]], env=env,
                             capture_output=True, text=True, timeout=120)
     assert single.returncode == 0, single.stderr[-2000:]
     port = str(_free_port())
@@ -103,7 +109,7 @@ def test_ddp_two_processes_equal_one_process(tmp_path, method):
     for rank in range(2):
         e = {**env, "WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank),
              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
-        procs.append(subprocess.Popen([sys.executable, str(script), str(tmp_path / "ddp"), method, "1"],
+        procs.append(subprocess.Popen([sys.executable, str(script), str(tmp_path / "ddp"), args[0], "1", *args[1:]],
                                       env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     for p in procs:
         _, err = p.communicate(timeout=120)
@@ -112,6 +118,9 @@ def test_ddp_two_processes_equal_one_process(tmp_path, method):
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k].float(), b["model"][k].float(), rtol=1e-4, atol=1e-5, msg=k)
     assert json.loads((tmp_path / "ddp" / "summary.json").read_text())["world_size"] == 2
+    if method.get("samd_weight"):
+        rows = a["metrics"]["history"]
+        assert all(r["train_samd"] > 0 and r["train_kd"] > 0 for r in rows)
 
 
 def test_cli_bad_teacher_checkpoint_is_one_line(tmp_path, capsys):
