@@ -138,13 +138,28 @@ def export_nir(args) -> int:
     check_graph_values(exported.graph, args.model)   # no NaN/Inf or absurd weights reach a file
     profile = args.nir_profile or "spec"
     written = profile_graph(exported.graph, profile, args.model)
+    ok, res = True, None
     with atomic_path(args.out) as tmp:
         nir.write(tmp, written)
         graph = nir.read(tmp, type_check=True)  # the round trip the issue requires, before rename
+        if args.verify:  # verified BEFORE the rename: an export killed here leaves no model.nir that looks finished
+            ok, res = _verify_nir(args, model, graph, exported, frames, labels, profile)
     _say(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges, T={T}, input {list(shape)}, "
-         f"--nir-profile {profile} (dt {PROFILE_DT[profile]:g})")
-    if not args.verify:
+         f"--nir-profile {profile} (dt {PROFILE_DT[profile]:g})" + ("" if res is None else ", verified above"))
+    if res is None:
         return 0
+    if args.report:
+        write_json(args.report, res)
+    if not ok:
+        sys.stderr.write("ckd-export: error: NIR verification failed (see the numbers above)\n")
+        return 1
+    return 0
+
+
+def _verify_nir(args, model, graph, exported, frames, labels, profile) -> tuple[bool, dict]:
+    """Simulate the written graph (still under its temporary name) against the student; print one
+    line per simulator; ``(all passed, results)``."""
+    from ckd_toolchain.export.nir_profiles import PROFILE_DT
     from ckd_toolchain.export.verify import passes, verify_graph
 
     res = verify_graph(model, graph, exported.lif_modules, frames, exported.order, PROFILE_DT[profile],
@@ -170,12 +185,7 @@ def export_nir(args) -> int:
              f"{'equal' if r['last_layer_counts_equal'] else 'differ in ' + str(r['last_layer_count_mismatches'])}, "
              f"logits max |diff| {r['logits_max_abs_diff']:.3g}, prediction agreement {r['prediction_agreement']:.3f} "
              f"on {r['samples']} samples: {'OK' if good else 'FAILED'}")
-    if args.report:
-        write_json(args.report, res)
-    if not ok:
-        sys.stderr.write("ckd-export: error: NIR verification failed (see the numbers above)\n")
-        return 1
-    return 0
+    return ok, res
 
 
 def export_onnx(args) -> int:

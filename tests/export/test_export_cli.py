@@ -73,6 +73,24 @@ def test_nir_export_with_user_frames_and_bad_frames(ckpt_path, tmp_path, capsys)
     assert "frames must be [B, 4, 2, 48, 48]" in capsys.readouterr().err
 
 
+
+def test_nir_export_interrupted_during_verify_leaves_no_model_nir(ckpt_path, tmp_path, monkeypatch):
+    """The file is renamed into place only after --verify finished: an export stopped while it
+    verifies (here: the verification raises KeyboardInterrupt, as Ctrl-C would) leaves neither
+    ``model.nir`` nor its temporary file."""
+    import ckd_toolchain.export.verify as verify
+
+    def interrupted(*a, **k):
+        assert any(tmp_path.glob(".model.nir.*")), "the graph is being verified under its temporary name"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify, "verify_graph", interrupted)
+    path, _ = ckpt_path
+    with pytest.raises(SystemExit) as e:   # the CLI turns Ctrl-C into one line, exit 2
+        main(["--to", "nir", str(path), "-o", str(tmp_path / "model.nir"), "--verify", "--samples", "2", "--no-norse"])
+    assert e.value.code == 2
+    assert not (tmp_path / "model.nir").exists() and not list(tmp_path.glob(".model.nir.*"))
+
 def test_onnx_student_reproduces_pytorch_logits(tmp_path):
     model = small_student("resnet18", T=T)
     out = export_student_onnx(model, T, (2, 48, 48), tmp_path / "s.onnx")
