@@ -19,6 +19,15 @@ student module (position ``i``)          NIR node(s), name
                                          ``_lif2``, identity → an edge from the block's input
                                          node straight into ``_lif2``. ``_lif2`` thus has two
                                          incoming edges, which NIR sums (the residual add).
+``BatchNorm2d`` not after a ``Conv2d``   diagonal 1x1 ``Conv2d`` (weight ``diag(s)``, bias
+                                         ``beta - s mean``: the BN folded), ``features_ii_bn``
+``PreActBasicBlock`` (pre-activation,    ``_bn1`` (diagonal) → ``_lif1`` → ``_conv1`` →
+He et al.'s ``resnet18``)                ``_bn2`` → ``_lif2`` → ``_conv2`` → ``_add``; shortcut
+                                         BN-LIF-conv1x1 → ``_sc_bn`` → ``_sc_lif`` → ``_sc_conv``
+                                         → ``_add``, identity → an edge from the block's input
+                                         into ``_add``. ``_add`` is an identity 1x1
+                                         ``Conv2d`` (weight 1, bias 0): NIR sums its two inputs
+                                         (the residual add, no LIF after it).
 ``head_dvs`` (``Linear``)                ``Affine``, ``head_dvs``
 =======================================  =====================================================
 
@@ -35,6 +44,7 @@ from typing import Sequence
 
 import nir
 import numpy as np
+import torch
 from torch import nn
 
 from ckd_toolchain.errors import InputError
@@ -55,6 +65,22 @@ def _block_class():
     from ckd_toolchain.ckd_train.models.resnet import SpikingBasicBlock
 
     return SpikingBasicBlock
+
+
+def _preact_block_class():
+    from ckd_toolchain.ckd_train.models.resnet_preact import PreActBasicBlock
+
+    return PreActBasicBlock
+
+
+def _identity_1x1(channels: int) -> nn.Conv2d:
+    """A 1x1 conv with the identity matrix as weight and no bias (a per-channel map; written as a
+    full ``C x C`` diagonal conv because nir 1.0.8's type inference ignores ``groups``): it carries a
+    BN fold (weight ``diag(s)``) or a residual junction. Zeros add exactly, so values are exact."""
+    conv = nn.Conv2d(channels, channels, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(channels).view(channels, channels, 1, 1))
+    return conv
 
 
 @dataclass
@@ -179,6 +205,46 @@ class _Builder:
         return s2, f"{prefix}_lif2"
 
 
+def _bn_only(b: "_Builder", name, bn, shape, pos, inputs):
+    """``BatchNorm2d`` without a preceding conv → diagonal 1x1 ``Conv2d`` with the BN folded in."""
+    if len(shape) != 3 or shape[0] != bn.num_features:
+        raise InputError(b.where, f"layer {pos} (BatchNorm2d) has {bn.num_features} channels, the tensor reaching it "
+                                  f"has shape {tuple(shape)}")
+    return b.conv(name, _identity_1x1(bn.num_features), bn, shape, pos, inputs)
+
+
+def _preact_block(b: "_Builder", prefix, blk, shape, pos, inputs):
+    """:class:`~ckd_toolchain.ckd_train.models.resnet_preact.PreActBasicBlock` (table above)."""
+    lif_cls = _lif_class()
+    for attr in ("lif1", "lif2"):
+        if not isinstance(getattr(blk, attr, None), lif_cls):
+            raise unsupported_layer(b.where, f"{pos}.{attr}", getattr(blk, attr, None))
+    _bn_only(b, f"{prefix}_bn1", blk.bn1, shape, f"{pos}.bn1", inputs)
+    b.lif(f"{prefix}_lif1", blk.lif1, shape, f"{pos}.lif1", [f"{prefix}_bn1"])
+    s1 = b.conv(f"{prefix}_conv1", blk.conv1, None, shape, f"{pos}.conv1", [f"{prefix}_lif1"])
+    _bn_only(b, f"{prefix}_bn2", blk.bn2, s1, f"{pos}.bn2", [f"{prefix}_conv1"])
+    b.lif(f"{prefix}_lif2", blk.lif2, s1, f"{pos}.lif2", [f"{prefix}_bn2"])
+    s2 = b.conv(f"{prefix}_conv2", blk.conv2, None, s1, f"{pos}.conv2", [f"{prefix}_lif2"])
+    parts = list(blk.shortcut)
+    if not parts:
+        if tuple(shape) != tuple(s2):
+            raise InputError(b.where, f"layer {pos}: identity shortcut of shape {tuple(shape)} cannot be added to {tuple(s2)}")
+        skip = list(inputs)
+    else:
+        if len(parts) != 3 or not (isinstance(parts[0], nn.BatchNorm2d) and isinstance(parts[1], lif_cls)
+                                   and isinstance(parts[2], nn.Conv2d)):
+            raise unsupported_layer(b.where, f"{pos}.shortcut", blk.shortcut,
+                                    "is not a pre-activation shortcut (empty, or BatchNorm2d + LIF + Conv2d)")
+        _bn_only(b, f"{prefix}_sc_bn", parts[0], shape, f"{pos}.shortcut[0]", inputs)
+        b.lif(f"{prefix}_sc_lif", parts[1], shape, f"{pos}.shortcut[1]", [f"{prefix}_sc_bn"])
+        ssc = b.conv(f"{prefix}_sc_conv", parts[2], None, shape, f"{pos}.shortcut[2]", [f"{prefix}_sc_lif"])
+        if tuple(ssc) != tuple(s2):
+            raise InputError(b.where, f"layer {pos}: shortcut output {tuple(ssc)} does not match the residual {tuple(s2)}")
+        skip = [f"{prefix}_sc_conv"]
+    b.conv(f"{prefix}_add", _identity_1x1(s2[0]), None, s2, f"{pos} (residual add)", [f"{prefix}_conv2", *skip])
+    return s2, f"{prefix}_add"
+
+
 def student_to_nir(model: nn.Module, input_shape: Sequence[int], metadata: dict | None = None,
                    where: str | os.PathLike | None = None, dt: float = DEFAULT_DT) -> ExportedGraph:
     """Build the NIR graph of ``model.features`` + ``model.head_dvs`` for inputs ``(C, H, W)``."""
@@ -214,8 +280,11 @@ def student_to_nir(model: nn.Module, input_shape: Sequence[int], metadata: dict 
             tail = f"{pre}_flatten"
         elif isinstance(m, block_cls):
             shape, tail = b.block(pre, m, shape, pos, [tail])
+        elif isinstance(m, _preact_block_class()):
+            shape, tail = _preact_block(b, pre, m, shape, pos, [tail])
         elif isinstance(m, nn.BatchNorm2d):
-            raise unsupported_layer(where, pos, m, "does not follow a Conv2d")
+            shape = _bn_only(b, f"{pre}_bn", m, shape, pos, [tail])
+            tail = f"{pre}_bn"
         else:
             raise unsupported_layer(where, pos, m)
         i += 1

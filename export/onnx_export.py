@@ -91,6 +91,12 @@ class UnrolledStudent(nn.Module):
             out = self._lif(module.lif1, module.bn1(module.conv1(x)), mems)
             out = module.bn2(module.conv2(out)) + module.shortcut(x)
             return self._lif(module.lif2, out, mems)
+        from ckd_toolchain.ckd_train.models.resnet_preact import PreActBasicBlock
+
+        if isinstance(module, PreActBasicBlock):  # resnet_preact.py: conv2(lif2(bn2(conv1(lif1(bn1 x))))) + sc
+            out = module.conv1(self._lif(module.lif1, module.bn1(x), mems))
+            out = module.conv2(self._lif(module.lif2, module.bn2(out), mems))
+            return out + self._run(module.shortcut, x, mems)
         if isinstance(module, nn.Sequential):
             for m in module:
                 x = self._run(m, x, mems)

@@ -45,6 +45,8 @@ class DataConfig:
     bins            "count": equal event-count bins; "time": equal-duration bins; "tonic-time" /
                     "tonic-count": exactly tonic's ToFrame(n_time_bins=T) / ToFrame(n_event_bins=T)
                     (they drop the remainder events; see frames.py).
+    resize          "antialias" (default) or "he2024" (bilinear, align_corners=True, no antialias:
+                    He et al.'s resize, the paper recipes; frames.py).
     frame_encoding  "binary" (1.0 where the resized count is > 0: the spikes fed to Loihi),
                     "count" (bilinearly resized event counts), "normalized-count" (count / max).
     val_fraction    fraction of each class's training part carved out (seeded) for validation.
@@ -65,6 +67,7 @@ class DataConfig:
     size: int = 48
     bins: str = "count"
     frame_encoding: str = "binary"
+    resize: str = "antialias"
     val_fraction: float = 0.1
     train_fraction: float = 0.9
     seed: int = 0
@@ -85,6 +88,8 @@ class DataConfig:
             problems.append(f"name must be one of {', '.join(DATASET_NAMES)}, got {self.name!r}")
         if self.bins not in BIN_MODES:
             problems.append(f"bins must be one of {', '.join(BIN_MODES)}, got {self.bins!r}")
+        if self.resize not in ("antialias", "he2024"):
+            problems.append(f"resize must be one of antialias, he2024, got {self.resize!r}")
         if self.frame_encoding not in FRAME_ENCODINGS:
             problems.append(f"frame_encoding must be one of {', '.join(FRAME_ENCODINGS)}, got {self.frame_encoding!r}")
         if not (isinstance(self.T, int) and self.T >= 1):

@@ -122,7 +122,7 @@ def _frame_decoder(source: Source, cfg: DataConfig) -> Callable[[Path], np.ndarr
     def decode(path: Path) -> np.ndarray:
         ev, h, w = source.read_events(path)
         fr = events_to_frames(ev["x"], ev["y"], ev["t"], ev["p"], T=cfg.T, size=cfg.size, height=h, width=w,
-                              bins=cfg.bins, encoding=cfg.frame_encoding)
+                              bins=cfg.bins, encoding=cfg.frame_encoding, resize=cfg.resize)
         return fr.numpy()
     return decode
 
@@ -138,7 +138,8 @@ def build_datasets(cfg: DataConfig, log: Callable[[str], None] | None = None) ->
     dvs_list = [(f, label) for label, c in enumerate(classes) for f in source.dvs_files[c]]
     binary = cfg.frame_encoding == "binary"
     frames, good, bad_dvs = cached_decode(
-        "dvs", {"name": cfg.name, "T": cfg.T, "size": cfg.size, "bins": cfg.bins, "encoding": cfg.frame_encoding},
+        "dvs", {"name": cfg.name, "T": cfg.T, "size": cfg.size, "bins": cfg.bins, "encoding": cfg.frame_encoding,
+                **({"resize": cfg.resize} if cfg.resize != "antialias" else {})},  # earlier caches stay valid
         [f for f, _ in dvs_list], source.root, cache_dir, _frame_decoder(source, cfg), skip_bad=cfg.skip_bad,
         pack_bits_last=cfg.size if binary else None, dtype=np.uint8 if binary else np.float32, log=log)
     rgb_list = [(f, label) for label, c in enumerate(classes) for f in source.rgb_files[c]]

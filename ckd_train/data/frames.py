@@ -27,6 +27,12 @@ Resizing: the count frame ``[T, 2, H, W]`` is resized to ``size × size`` with
 ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True)``
 (the antialiased bilinear filter that matches PIL's ``Image.resize(BILINEAR)``: on downsampling
 its triangle kernel spans the whole source footprint, so no event falls between sample points).
+That is ``resize: "antialias"`` (the default). ``resize: "he2024"`` is He et al.'s resize
+(Brain-Cog-Lab/Transfer-for-DVS ``braincog/datasets/datasets.py:959`` and ``:998-1020``:
+``F.interpolate(x, size=[48, 48], mode='bilinear', align_corners=True)``, no antialias): each output
+pixel samples only the 2x2 source pixels around its grid point, so on a 180x240 -> 48 frame most
+events fall between sample points and are lost (the paper recipes use it, to train what the paper
+trained; the binary demo frames keep the antialiased filter, whose binary frames are exact footprints).
 
 Encodings (``frame_encoding``):
 
@@ -88,9 +94,17 @@ def event_counts(x, y, t, p, T: int, height: int, width: int, bins: str) -> np.n
     return counts.reshape(T, 2, height, width)
 
 
-def resize_counts(counts: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
-    """Antialiased bilinear resize of ``[T, 2, H, W]`` to ``[T, 2, size, size]`` (float32)."""
+RESIZE_MODES = ("antialias", "he2024")
+
+
+def resize_counts(counts: np.ndarray | torch.Tensor, size: int, resize: str = "antialias") -> torch.Tensor:
+    """Bilinear resize of ``[T, 2, H, W]`` to ``[T, 2, size, size]`` (float32): ``"antialias"``
+    (``align_corners=False, antialias=True``) or ``"he2024"`` (``align_corners=True``, no antialias)."""
     c = torch.as_tensor(counts, dtype=torch.float32)
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"unknown resize {resize!r}; choose from {RESIZE_MODES}")
+    if resize == "he2024":
+        return F.interpolate(c, size=[size, size], mode="bilinear", align_corners=True)
     if c.shape[-2:] == (size, size):
         return c.clone()
     return F.interpolate(c, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
@@ -109,7 +123,7 @@ def encode(resized: torch.Tensor, encoding: str) -> torch.Tensor:
 
 
 def events_to_frames(x, y, t, p, *, T: int, size: int, height: int, width: int, bins: str = "count",
-                     encoding: str = "binary") -> torch.Tensor:
+                     encoding: str = "binary", resize: str = "antialias") -> torch.Tensor:
     """The whole pipeline: count → resize → encode, float32 ``[T, 2, size, size]``."""
     counts = event_counts(x, y, t, p, T, height, width, bins)
-    return encode(resize_counts(counts, size), encoding)
+    return encode(resize_counts(counts, size, resize), encoding)

@@ -4,6 +4,15 @@
 ``transfer``:  L = alpha * L_cls-s + beta * L_DA + L_cls-e                  (He et al. AAAI 2024)
 ``ckd``:       L = alpha * L_cls-s + beta * L_DA + gamma(e) * L_KD + L_cls-e   (Eq. 11)
 
+Two readings of ``beta * L_DA + L_cls-e`` (``method.dvs_loss``, issue 12 item 2):
+
+* ``he2024`` (default): He et al.'s code (:mod:`ckd_toolchain.ckd_train.losses.he2024`):
+  ``beta * (1/T) sum_t sigma(theta_t)(1 - CKA_t) + TET_e weighted per step by (1 - sigma(theta_t))``;
+  no unweighted TET_e. ``beta`` null resolves to the method's published value
+  (:func:`published_beta`: transfer 0.5, He et al.; ckd 1.0, CKD Sec. IV-A).
+* ``eq11-literal``: Eq. 6 as printed inside ``L_DA`` (:class:`DomainAlignment`) plus an unweighted
+  ``TET_e`` (this toolchain's behaviour before issue 12).
+
 with ``L_cls-e = TET(dvs-head logits of the DVS stream)``, ``L_cls-s = TET(static-head logits of
 the static stream)`` (static stream = V channel x T, some samples replaced by their paired DVS
 sample, Eq. 8), ``L_DA`` Eq. 6 (:class:`~ckd_toolchain.ckd_train.losses.DomainAlignment`) and ``L_KD`` the chosen
@@ -26,9 +35,26 @@ Wrapped in one ``nn.Module`` so that DDP sees every parameter use inside its ``f
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from ckd_toolchain.ckd_train.losses import KD_LOSSES, DomainAlignment, samd_loss, spike_activation_map, tet_loss
+from ckd_toolchain.ckd_train.losses import (KD_LOSSES, DomainAlignment, samd_loss, sigma_weighted_cka,
+                                            sigma_weighted_tet, spike_activation_map, tet_loss)
+
+DVS_LOSS_FORMS = ("he2024", "eq11-literal")
+PUBLISHED_BETA = {"transfer": 0.5, "ckd": 1.0}  # main_transfer.py:330 / README.md:74; CKD Sec. IV-A
+
+
+def published_beta(method_cfg: dict) -> float:
+    """``method.beta``, or when it is null the method's published CKA weight (:data:`PUBLISHED_BETA`)."""
+    b = method_cfg.get("beta")
+    return float(PUBLISHED_BETA.get(method_cfg["name"], 1.0) if b is None else b)
+
+
+def he2024_dvs_terms(da: DomainAlignment, f_s, f_d, logits_d, y, lam: float, phi: float):
+    """``(L_CKA, TET_e^w)`` of the ``he2024`` reading with ``w = sigma(da.theta)``."""
+    w = torch.sigmoid(da.theta)
+    return sigma_weighted_cka(f_s, f_d, w), sigma_weighted_tet(logits_d, y, w, lam, phi)
 
 
 class StudentObjective(nn.Module):
@@ -37,7 +63,11 @@ class StudentObjective(nn.Module):
         self.student = student
         self.m = dict(method_cfg)
         self.method = self.m["name"]
-        self.da = DomainAlignment(T) if self.method != "dvs-only" else None
+        self.form = self.m.get("dvs_loss", "he2024")
+        if self.form not in DVS_LOSS_FORMS:
+            raise ValueError(f"method.dvs_loss must be one of {DVS_LOSS_FORMS}, got {self.form!r}")
+        self.da = (DomainAlignment(T, float(self.m.get("theta_init", 0.0)))
+                   if self.method != "dvs-only" else None)
         self.kd_fn = KD_LOSSES[self.m.get("kd_loss", "kd")]
         self.samd_weight = float(self.m.get("samd_weight", 0.0) or 0.0) if self.method == "ckd" else 0.0
 
@@ -52,10 +82,13 @@ class StudentObjective(nn.Module):
         outs = self.student.forward_both(x_dvs, x_static, separate_bn=bool(m.get("separate_bn", False)),
                                          spike_map=self.samd_weight > 0)
         logits_d, logits_s, f_d, f_s = outs[:4]
-        cls_e = tet_loss(logits_d, y, lam, phi)
         cls_s = tet_loss(logits_s, y, lam, phi)
-        da = self.da(f_s, f_d, logits_d, y)
-        loss_s = float(m["alpha"]) * cls_s + float(m["beta"]) * da
+        if self.form == "he2024":
+            da, cls_e = he2024_dvs_terms(self.da, f_s, f_d, logits_d, y, lam, phi)
+        else:
+            cls_e = tet_loss(logits_d, y, lam, phi)
+            da = self.da(f_s, f_d, logits_d, y)
+        loss_s = float(m["alpha"]) * cls_s + published_beta(m) * da
         stats = {"cls_e": cls_e.detach(), "cls_s": cls_s.detach(), "da": da.detach()}
         if self.method == "ckd":
             kd = self.kd_fn(logits_s.float().mean(0), teacher_logits.float(), target=y, tau=float(m["tau"]),

@@ -13,6 +13,11 @@ Every key is checked against the schema derived from :data:`DEFAULT_CONFIG`
 (:mod:`ckd_toolchain.ckd_train.engine.config_schema`): unknown keys, wrong types and out-of-range
 values are one line naming the key and the file (or ``--set``).
 
+Issue 12 (He et al.'s recipe by default, the earlier behaviour as named options):
+``method.dvs_loss`` ``he2024`` | ``eq11-literal`` and ``method.beta`` null = the method's published
+CKA weight (:mod:`ckd_toolchain.ckd_train.engine.objective`), ``method.theta_init`` 1.0 (earlier 0.0),
+``train.no_decay_1d`` true (:mod:`ckd_toolchain.ckd_train.engine.param_groups`; earlier false).
+
 Learning rate (He et al. / CKD recipe): ``lr = lr_base * global_batch / lr_ref_batch`` unless
 ``train.lr`` is given explicitly.
 """
@@ -35,13 +40,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
                 "alpha": 2.0},
     "teacher": {"arch": "resnet18", "width": 1.0, "weights": None, "epochs": 20, "batch_size": 64,
                 "lr": 1e-3, "weight_decay": 0.01, "warmup_epochs": 1},
-    "method": {"name": "ckd", "kd_loss": "kd", "tau": 4.0, "alpha": 1.0, "beta": 1.0,
+    "method": {"name": "ckd", "kd_loss": "kd", "tau": 4.0, "alpha": 1.0, "beta": None,
                "e_th": 100.0, "k": 0.1, "tet_lambda": 1e-3, "tet_phi": 1.0, "replacement": True,
-               "separate_bn": False, "nld_weight": 0.9, "samd_weight": 0.0, "samd_tau": 2.0},
+               "separate_bn": False, "nld_weight": 0.9, "samd_weight": 0.0, "samd_tau": 2.0,
+               "dvs_loss": "he2024", "theta_init": 1.0},
     "train": {"epochs": 300, "batch_size": 120, "lr": None, "lr_base": 5e-3, "lr_ref_batch": 1024,
               "weight_decay": 0.01, "warmup_epochs": 5, "seed": 0, "device": "auto", "amp": True,
               "compile": False, "micro_batches": 1, "eval_batch_size": 256, "threads": None,
-              "progress": True, "fixed_point_epochs": 0},
+              "progress": True, "fixed_point_epochs": 0, "no_decay_1d": True},
 }
 
 
@@ -104,6 +110,11 @@ def validate(cfg: dict) -> dict:
     if cfg["method"]["kd_loss"] not in KD_LOSSES:
         raise InputError(None, f"kd_loss must be one of {', '.join(KD_LOSSES)}, got {cfg['method']['kd_loss']!r}")
     _validate_distillation(cfg["method"])
+    from ckd_toolchain.ckd_train.engine.objective import DVS_LOSS_FORMS
+
+    if cfg["method"].get("dvs_loss", "he2024") not in DVS_LOSS_FORMS:
+        raise InputError(None, f"method.dvs_loss must be one of {', '.join(DVS_LOSS_FORMS)}, "
+                               f"got {cfg['method'].get('dvs_loss')!r}")
     for sec, key in (("train", "epochs"), ("train", "batch_size")):
         v = cfg[sec][key]
         if not isinstance(v, int) or v < 1:

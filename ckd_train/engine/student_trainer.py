@@ -33,6 +33,7 @@ from ckd_toolchain.ckd_train.engine.finite_guard import check_step
 from ckd_toolchain.ckd_train.engine.evaluation import evaluate_student, teacher_class_maps, teacher_logits
 from ckd_toolchain.ckd_train.engine.glibc_heap import keep_freed_heap
 from ckd_toolchain.ckd_train.engine.objective import StudentObjective
+from ckd_toolchain.ckd_train.engine.param_groups import weight_decay_groups
 from ckd_toolchain.ckd_train.engine.run_config import check_resume_config, learning_rate, validate
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.ckd_train.losses import cosine_warmup_factor, kd_phase_weight, replacement_probability
@@ -226,7 +227,8 @@ class StudentRun:
         t_cams = (teacher_class_maps(load_teacher(teacher_path)[0].to(device), data.rgb_train, device).to(device)
                   if objective.samd_weight > 0 else None)
         lr = learning_rate(tr, G)
-        optimizer = torch.optim.AdamW(objective.parameters(), lr=lr, weight_decay=float(tr["weight_decay"]))
+        optimizer = torch.optim.AdamW(weight_decay_groups(objective, float(tr["weight_decay"]),
+                                                          bool(tr.get("no_decay_1d", True))), lr=lr)
         dvs_labels = list(data.dvs_train.labels)
         n_batches = -(-len(dvs_labels) // G)
         total_steps = int(tr["epochs"]) * n_batches

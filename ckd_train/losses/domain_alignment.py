@@ -5,7 +5,10 @@
 
 ``F_s^t, F_d^t [B, D]``: static- and DVS-stream features at time step t (VGG: membrane potentials
 of the last conv block; ResNet: pooled features), CKA linear (:mod:`.cka`), ``L_cls-e^t`` the
-cross-entropy of the DVS head at step t, ``theta [T]`` learnable (initialised to 0: sigma = 0.5).
+cross-entropy of the DVS head at step t, ``theta [T]`` learnable, initialised to ``theta_init``
+(``method.theta_init``: 1.0 = He et al.'s ``model.coefficient`` init, vgg_snn.py:216; this module's
+earlier default was 0, sigma = 0.5). The module owns ``theta`` for both loss readings; used as the
+whole ``L_DA`` only by ``method.dvs_loss: eq11-literal`` (the ``he2024`` reading is :mod:`.he2024`).
 """
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ from ckd_toolchain.ckd_train.losses.cka import linear_cka
 
 
 class DomainAlignment(nn.Module):
-    def __init__(self, T: int):
+    def __init__(self, T: int, theta_init: float = 0.0):
         super().__init__()
-        self.theta = nn.Parameter(torch.zeros(int(T)))
+        self.theta = nn.Parameter(torch.full((int(T),), float(theta_init)))
 
     def forward(self, feat_static: torch.Tensor, feat_dvs: torch.Tensor, logits_dvs: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:

@@ -37,6 +37,10 @@ class SpikingStudent(nn.Module):
         self.head_static = nn.Linear(feat_dim, num_classes)
         self.cfg = dict(cfg)
         self.cka_source = cka_source  # "membrane" (last conv block's LIF membrane) | "pooled"
+        # membrane CKA features (issue 12 item 4): "before-reset" U[t] (default) or "after-reset"
+        # U[t] (1 - S[t]) = He et al.'s ``self.feature[-2].node.mem`` read after calc_spike
+        # (Transfer-for-DVS braincog/model_zoo/vgg_snn.py:259,268; node.py:503 mem * (1 - spike.detach())).
+        self.cka_membrane = str(self.cfg.get("cka_membrane", "before-reset"))
         self.channels_last = True  # NHWC frames while training (module docstring); not in the state_dict
         # fixed-point-aware forward (ckd_train.models.fixed_point_training); not in the state_dict
         self.fixed_point = False
@@ -61,6 +65,14 @@ class SpikingStudent(nn.Module):
         params = fpt.grid_parameters(self, self._grid_plan)
         return (lambda f: fpt.run_features(self, f, self._grid_plan, params),
                 lambda z: fpt.run_head(z, params))
+
+    def _membrane_feature(self, lif: MultiStepLIF) -> torch.Tensor:
+        """The recorded membrane of ``lif`` as CKA feature (``cka_membrane``, see ``__init__``)."""
+        mem = lif.last_mem
+        lif.last_mem = None
+        if self.cka_membrane == "after-reset":
+            mem = mem * (mem <= lif.threshold).to(mem.dtype)  # 1 - S[t], S detached as in the baseline
+        return mem
 
     def lif_modules(self) -> list[MultiStepLIF]:
         return [m for m in self.modules() if isinstance(m, MultiStepLIF)]
@@ -94,8 +106,7 @@ class SpikingStudent(nn.Module):
         if not return_features:
             return logits
         if last is not None:
-            f = last.last_mem.reshape(T, B, -1)
-            last.last_mem = None
+            f = self._membrane_feature(last).reshape(T, B, -1)
         else:
             f = feat.reshape(T, B, -1)
         return logits, f
@@ -172,8 +183,7 @@ class SpikingStudent(nn.Module):
             if last is not None:
                 last.record_mem = False
         if last is not None:
-            f = last.last_mem.reshape(T, 2 * B, -1)
-            last.last_mem = None
+            f = self._membrane_feature(last).reshape(T, 2 * B, -1)
         else:
             f = feat
         return (head_dvs(feat[:, :B]), self.head_static(feat[:, B:]), f[:, :B], f[:, B:])

@@ -6,12 +6,28 @@ Backward (TET / He et al. AAAI 2024 ``ZIF``-style triangle, here parameterised b
 
     dS/dx = alpha * max(0, 1 - alpha * |x|)
 
-a triangle of half-width ``1/alpha`` and peak ``alpha`` whose area is 1. ``alpha = 2`` by default
-(support ``|U - V_th| < 0.5``).
+a triangle of half-width ``1/alpha`` and peak ``alpha`` whose area is 1. ``alpha = 2`` is the
+library default (support ``|U - V_th| < 0.5``; the demo recipe).
+
+``alpha = 1`` (:data:`HE2024_QGATE_ALPHA`, the paper recipes ``configs/ncaltech101-vggsnn.yaml`` and
+``configs/cepdvs-resnet18.yaml``) is He et al.'s surrogate expressed in our parametrisation. Their
+LIF (Brain-Cog-Lab/Transfer-for-DVS ``braincog/base/node/node.py:498-503``, ``LIFNode``, tau = 2,
+V_th' = 0.5) is ``H <- H + (X - H)/2``, ``S = g(H - 0.5)``, ``H <- H (1 - S.detach())`` with
+``QGateGrad`` (``braincog/base/strategy/surrogate.py:183-230``, alpha' = 2, set in node.py:494)::
+
+    g'(x') = alpha' max(0, 1 - alpha' |x'|),   x' = H - 0.5
+
+With ``U = 2 H`` (see :mod:`.lif`) ``x' = (U - 1)/2 = x/2`` and ``dS/dU = g'(x/2)/2 = max(0, 1 - |x|)``,
+i.e. our triangle at ``alpha = 1``: peak 1, half-width 1 in U (alpha = 2 is twice as tall and half as
+wide). ``tests/ckd_train/test_models_lif.py::test_alpha1_reproduces_he2024_qgategrad_input_gradient``
+checks dL/dX of a whole multi-step LIF against that reference code.
 """
 from __future__ import annotations
 
 import torch
+
+HE2024_QGATE_ALPHA = 1.0  # He et al.'s QGateGrad (alpha' = 2 on H - 0.5, H = U/2) in our units
+DEFAULT_ALPHA = 2.0
 
 
 class _TriangleSpike(torch.autograd.Function):

@@ -146,3 +146,25 @@ def test_synth_upscale_matches_torch_bilinear():
     ref = torch.nn.functional.interpolate(torch.from_numpy(a)[None, None], size=(20, 20), mode="bilinear",
                                           align_corners=False)[0, 0].numpy()
     np.testing.assert_allclose(upscale_bilinear(a, 20), ref, atol=1e-12)
+
+
+def test_he2024_resize_samples_only_grid_neighbours():
+    """Issue 12 item 6: ``F.interpolate(x, size=[48, 48], mode='bilinear', align_corners=True)``
+    (He et al. braincog/datasets/datasets.py:959). 180x240 -> 48: output row i samples source row
+    i * 179/47 (rows 0, 3.81, 7.62, ...), column j samples j * 239/47 (0, 5.09, ...): a lone event at
+    (row 2, col 2) lies on no sample's 2x2 neighbourhood and vanishes; the antialiased filter keeps it."""
+    import torch.nn.functional as F
+
+    from ckd_toolchain.ckd_train.data.frames import resize_counts
+
+    c = np.zeros((1, 2, 180, 240), dtype=np.float32)
+    c[0, 0, 2, 2] = 1.0
+    assert resize_counts(c, 48, "he2024").sum() == 0
+    assert resize_counts(c, 48, "antialias").sum() > 0
+    c[0, 1, 4, 5] = 3.0  # row 4 neighbours sample 1 (3.81), col 5 neighbours sample 1 (5.09)
+    got = resize_counts(c, 48, "he2024")
+    ref = F.interpolate(torch.tensor(c), size=[48, 48], mode="bilinear", align_corners=True)
+    assert torch.equal(got, ref)
+    ry, rx = 179 / 47, 239 / 47
+    want = 3.0 * (1 - (4 - ry)) * (1 - (rx - 5))  # bilinear weight of (4, 5) at (ry, rx)
+    assert float(got[0, 1, 1, 1]) == pytest.approx(want, rel=1e-5)

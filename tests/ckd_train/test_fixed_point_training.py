@@ -68,6 +68,8 @@ def test_plan_and_errors():
     assert [p.pool_window for p in plan] == [1, 1, 4, 1, 4, 1, 4, 1, 4]   # VGG: AP after blocks 2, 4, 6, 8
     assert plan[-1].conv is None and plan[-1].threshold is None
     with pytest.raises(ValueError, match="SpikingBasicBlock|fixed-point training supports"):
+        grid_plan(small_student("resnet18-post"))
+    with pytest.raises(ValueError, match="must be followed by"):  # pre-activation: stem conv has no LIF
         grid_plan(small_student("resnet18"))
     cfg = merge(DEFAULT_CONFIG, {"student": {"arch": "resnet18"}, "train": {"fixed_point_epochs": 1}})
     with pytest.raises(InputError, match="only VGG"):

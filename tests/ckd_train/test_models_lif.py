@@ -116,3 +116,65 @@ def test_fused_channels_last_and_inference_paths_bit_identical():
     for s, gx in outs:
         assert torch.equal(s, s_ref) and torch.equal(gx, g_ref)
     assert s_ref.sum() > 0 and g_ref.abs().sum() > 0
+
+
+def _he2024_lif_reference(x: torch.Tensor) -> torch.Tensor:
+    """He et al.'s LIFNode + QGateGrad, copied as the reference (Brain-Cog-Lab/Transfer-for-DVS):
+
+    node.py:498-503  ``mem = mem + (inputs - mem) / tau``; ``spike = act_fun(mem - threshold)``;
+                     ``mem = mem * (1 - spike.detach())``   (tau = 2, threshold = 0.5, node.py:490)
+    surrogate.py:207-222 (quadratic_gate): forward ``heaviside(x) = (x >= 0)``, backward
+                     ``grad_x = -alpha * alpha * |x| + alpha`` masked to 0 where ``|x| > 1/alpha``;
+                     alpha = 2 (node.py:494 ``act_fun(alpha=2.)``).
+    """
+    class QuadraticGate(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, v, alpha):
+            grad_x = -alpha * alpha * v.abs() + alpha
+            grad_x.masked_fill_(v.abs() > 1 / alpha, 0)
+            ctx.save_for_backward(grad_x)
+            return (v >= 0.0).to(v.dtype)
+
+        @staticmethod
+        def backward(ctx, g):
+            (grad_x,) = ctx.saved_tensors
+            return g * grad_x, None
+
+    mem = torch.zeros_like(x[0])
+    out = []
+    for t in range(x.shape[0]):
+        mem = mem + (x[t] - mem) / 2.0
+        spike = QuadraticGate.apply(mem - 0.5, 2.0)
+        mem = mem * (1 - spike.detach())
+        out.append(spike)
+    return torch.stack(out)
+
+
+def test_alpha1_reproduces_he2024_qgategrad_input_gradient():
+    """Issue 12 item 1: same spikes; dL/dX equal to float rounding at alpha = 1, not at alpha = 2."""
+    from ckd_toolchain.ckd_train.models.surrogate import HE2024_QGATE_ALPHA
+
+    torch.manual_seed(12)
+    x = (torch.randn(10, 64, 32) * 1.2 + 0.4).requires_grad_(True)
+    w = torch.randn(10, 64, 32)
+    s_ref = _he2024_lif_reference(x)
+    (g_ref,) = torch.autograd.grad((s_ref * w).sum(), x)
+    assert g_ref.abs().sum() > 0
+    for fused in (True, False):
+        lif = MultiStepLIF(alpha=HE2024_QGATE_ALPHA)
+        lif.fused = fused
+        s = lif(x)
+        (g,) = torch.autograd.grad((s * w).sum(), x)
+        assert torch.equal(s, s_ref)
+        assert (g - g_ref).abs().max() < 1e-6  # float rounding (measured 6.0e-7 at |g| up to ~5)
+    s2 = MultiStepLIF(alpha=2.0)(x)
+    (g2,) = torch.autograd.grad((s2 * w).sum(), x)
+    assert (g2 - g_ref).abs().max() > 0.1
+
+
+def test_first_step_surrogate_values_issue12():
+    """dS/dX at t = 0 (U = X): ours alpha=2 gives 2.0 at X=1, 0 at X=1.5; alpha=1 / baseline 1.0, 0.5."""
+    x = torch.tensor([1.0, 1.5]).view(1, 2).requires_grad_(True)
+    for alpha, want in ((2.0, [2.0, 0.0]), (1.0, [1.0, 0.5])):
+        (g,) = torch.autograd.grad(MultiStepLIF(alpha=alpha)(x).sum(), x)
+        torch.testing.assert_close(g.view(-1), torch.tensor(want))

@@ -9,11 +9,13 @@ from ckd_toolchain.ckd_train.models import build_student, build_teacher
 from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
 from ckd_toolchain.ckd_train.models.resnet import SpikingBasicBlock
 
+from ckd_toolchain.ckd_train.models.resnet_preact import PreActBasicBlock
+
 ALLOWED = (nn.Conv2d, nn.BatchNorm2d, MultiStepLIF, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten,
-           SpikingBasicBlock)
+           SpikingBasicBlock, PreActBasicBlock)
 
 
-@pytest.mark.parametrize("arch", ["vgg", "resnet18"])
+@pytest.mark.parametrize("arch", ["vgg", "resnet18", "resnet18-post"])
 def test_student_contract(arch):
     m = build_student({"arch": arch, "num_classes": 7, "width": 0.125, "T": 3})
     assert all(isinstance(l, ALLOWED) for l in m.features)
@@ -31,7 +33,7 @@ def test_vgg_full_width_shapes():
 
 
 def test_resnet_blocks():
-    m = build_student({"arch": "resnet18", "num_classes": 10})
+    m = build_student({"arch": "resnet18-post", "num_classes": 10})
     blocks = [l for l in m.features if isinstance(l, SpikingBasicBlock)]
     assert [b.conv1.stride[0] for b in blocks] == [1, 1, 2, 1, 2, 1, 2, 1]
     assert [len(b.shortcut) for b in blocks] == [0, 0, 2, 0, 2, 0, 2, 0]
@@ -150,3 +152,49 @@ def test_forward_both_separate_bn_keeps_dvs_running_stats():
     for k, v in ref.state_dict().items():  # running stats: the DVS pass only
         torch.testing.assert_close(m.state_dict()[k], v, msg=k)
     assert ls.shape == (2, 4, 3) and fs.shape == fd.shape
+
+
+def test_preact_resnet18_is_he2024_transfer_resnet18():
+    """Issue 12 item 5: ``resnet18`` = He et al.'s pre-activation net (braincog/model_zoo/resnet.py)."""
+    from ckd_toolchain.ckd_train.models.resnet_preact import PreActBasicBlock
+
+    m = build_student({"arch": "resnet18", "width": 0.125, "num_classes": 3, "T": 2})
+    f = list(m.features)
+    assert isinstance(f[0], torch.nn.Conv2d) and isinstance(f[1], PreActBasicBlock)  # stem: conv only
+    assert [type(x).__name__ for x in f[-3:]] == ["BatchNorm2d", "AdaptiveAvgPool2d", "Flatten"]
+    assert sum(isinstance(x, PreActBasicBlock) for x in f) == 8 and m.cka_source == "pooled"
+    blk = f[3]  # first block of layer2: stride 2, BN-LIF-conv1x1 downsample (resnet.py:623-636)
+    assert [type(x).__name__ for x in blk.shortcut] == ["BatchNorm2d", "MultiStepLIF", "Conv2d"]
+    # BasicBlock.forward (resnet.py:92-113), copied: bn1, node1, conv1, bn2, node2, conv2, += identity
+    torch.manual_seed(0)
+    blk.eval()
+    for mod in blk.modules():
+        if isinstance(mod, MultiStepLIF):
+            mod.time_steps = 3
+    x = torch.randn(3 * 2, blk.bn1.num_features, 8, 8) * 2
+    out = blk.bn1(x)
+    out = blk.lif1(out)
+    out = blk.conv1(out)
+    out = blk.bn2(out)
+    out = blk.lif2(out)
+    out = blk.conv2(out)
+    identity = blk.shortcut(x)
+    out += identity
+    assert torch.equal(blk(x), out)
+    y = m(torch.rand(2, 2, 2, 48, 48))
+    assert y.shape == (2, 2, 3)
+    assert build_student({"arch": "resnet18-post", "width": 0.125, "num_classes": 3, "T": 2}).features[2].__class__ is MultiStepLIF
+
+
+def test_cka_membrane_after_reset_is_he2024_node_mem():
+    """Issue 12 item 4: He et al. read ``node.mem`` after ``mem * (1 - spike)`` (node.py:503)."""
+    torch.manual_seed(1)
+    x = torch.rand(3, 4, 2, 48, 48)
+    feats = {}
+    for mode in ("before-reset", "after-reset"):
+        torch.manual_seed(0)
+        m = build_student({"arch": "vgg", "width": 0.125, "num_classes": 3, "T": 3, "cka_membrane": mode}).train()
+        feats[mode] = m(x, return_features=True)[1]
+    before, after = feats["before-reset"], feats["after-reset"]
+    want = before * (1 - (before > 1.0).float())
+    assert torch.equal(after, want) and (before > 1.0).any() and not torch.equal(after, before)

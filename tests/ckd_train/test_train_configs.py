@@ -31,3 +31,20 @@ def test_paper_recipes():
         assert c["train"]["batch_size"] == 120 and c["train"]["weight_decay"] == 0.01
         assert c["train"]["warmup_epochs"] == 5
         assert learning_rate(c["train"], 120) == pytest.approx(5e-3 * 120 / 1024)
+
+
+def test_paper_recipes_carry_the_papers_values_issue12():
+    """Issue 12 item 7 (CKD Sec. IV-A/IV-C text) and the He et al. defaults of items 1, 2, 4-6."""
+    nc = validate(load_config(CONFIG_DIR / "ncaltech101-vggsnn.yaml"))
+    cep = validate(load_config(CONFIG_DIR / "cepdvs-resnet18.yaml"))
+    assert (nc["method"]["e_th"], nc["method"]["k"]) == (149.5, 100)
+    assert (cep["method"]["e_th"], cep["method"]["k"]) == (89.5, 0.001)
+    for c in (nc, cep):
+        assert c["student"]["alpha"] == 1.0  # QGateGrad equivalent (test_models_lif)
+        assert c["teacher"]["arch"] == "wide_resnet101_2" and c["teacher"]["epochs"] == 20
+        m = c["method"]
+        assert (m["dvs_loss"], m["theta_init"], m["beta"], m["alpha"]) == ("he2024", 1.0, None, 1.0)
+        assert c["train"]["no_decay_1d"] is True
+        assert (c["data"]["bins"], c["data"]["resize"], c["data"]["frame_encoding"]) == ("tonic-time", "he2024", "count")
+    assert nc["student"]["cka_membrane"] == "after-reset" and cep["student"]["arch"] == "resnet18"
+    assert (nc["data"]["train_fraction"], cep["data"]["train_fraction"]) == (0.9, 0.5)

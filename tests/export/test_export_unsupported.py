@@ -30,7 +30,6 @@ def test_maxpool_is_named_with_position_and_advice():
     (snntorch.RLeaky(beta=0.5, linear_features=2), "features[2]", "recurrent neurons are not exported"),
     (nn.ReLU(), "features[2]", "must be spiking"),
     (nn.Dropout(), "features[2]", "remove it"),
-    (nn.BatchNorm2d(2), "features[2]", "does not follow a Conv2d"),
     (nn.Identity(), "features[2]", "use only Conv2d"),
 ])
 def test_other_unsupported_layers(bad, pos, words):

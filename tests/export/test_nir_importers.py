@@ -192,7 +192,10 @@ def test_profiles_are_the_same_network_in_our_reference(ckpts, inputs, arch):
     for prof, g in graphs.items():
         assert read_metadata(g)["dt"] == pytest.approx(PROFILE_DT[prof])
         y = run_nir(g, inputs)
-        assert float((y - y_spec).abs().max()) < 1e-5, prof
+        # relative: the pre-activation resnet18 feeds real-valued BN features (logits ~5e2) to the
+        # head, where float32 rounding of the profile's rescaled parameters is ~4e-7 relative
+        scale = max(1.0, float(y_spec.abs().max()))
+        assert float((y - y_spec).abs().max()) < 1e-5 * scale, prof
         assert torch.equal(y.mean(1).argmax(-1), y_spec.mean(1).argmax(-1)), prof
 
 
