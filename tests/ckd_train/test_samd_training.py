@@ -7,7 +7,7 @@ import torch
 from ckd_toolchain.ckd_train.engine import DEFAULT_CONFIG
 from ckd_toolchain.ckd_train.engine.epoch_plan import make_epoch_plan, shard
 from ckd_toolchain.ckd_train.engine.evaluation import teacher_class_maps
-from ckd_toolchain.ckd_train.engine.objective import StudentObjective
+from ckd_toolchain.ckd_train.engine.objective import StudentObjective, published_beta
 from ckd_toolchain.ckd_train.losses import class_activation_map, samd_loss, spike_activation_map
 from ckd_toolchain.ckd_train.models import build_student, build_teacher
 
@@ -73,7 +73,7 @@ def test_objective_samd_term_and_replaced_samples():
     assert none[1]["samd"].item() == 0.0
     # the total: gamma * (KD + w * SAMD) on top of the transfer terms
     s = stats
-    total = m["alpha"] * s["cls_s"] + m["beta"] * s["da"] + 0.5 * (s["kd"] + 2.0 * s["samd"]) + s["cls_e"]
+    total = m["alpha"] * s["cls_s"] + published_beta(m) * s["da"] + 0.5 * (s["kd"] + 2.0 * s["samd"]) + s["cls_e"]
     assert loss.item() == pytest.approx(total.item(), rel=1e-5)
     plain = StudentObjective(_student(), dict(m, samd_weight=0.0), T).eval()
     assert "samd" not in plain(x_d, y, x_static=x_s, teacher_logits=z_t, kd_weight=0.5)[1]
