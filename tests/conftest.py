@@ -60,3 +60,18 @@ def pytest_collection_modifyitems(config, items):
 def rng() -> np.random.Generator:
     """A fixed-seed generator, so every test draws the same numbers on every run."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture()
+def demo_files(tmp_path):
+    """A small demo-student-like NIR graph ``g.nir`` and 5 spike inputs ``X.npy`` [5, 6, 2, 8, 8] in
+    ``tmp_path``: ``(graph, x, tmp_path)`` (the deploy CLI's ``--input`` case)."""
+    import nir
+
+    import mapping_graphs as mg
+
+    g = mg.demo_like(seed=3)
+    nir.write(tmp_path / "g.nir", g)
+    x = mg.spikes((5, 6, 2, 8, 8), seed=7)
+    np.save(tmp_path / "X.npy", x)
+    return g, x, tmp_path

@@ -18,15 +18,6 @@ from ckd_toolchain.simulators.nir_float import run_nir
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture()
-def demo_files(tmp_path):
-    g = mg.demo_like(seed=3)
-    nir.write(tmp_path / "g.nir", g)
-    x = mg.spikes((5, 6, 2, 8, 8), seed=7)
-    np.save(tmp_path / "X.npy", x)
-    return g, x, tmp_path
-
-
 def _one_line_error(capsys, argv, needle):
     with pytest.raises(SystemExit) as e:
         main(argv)

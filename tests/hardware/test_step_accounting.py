@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import nir
 import numpy as np
 import pytest
 
@@ -18,23 +17,14 @@ from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture()
-def demo(tmp_path):
-    g = mg.demo_like(seed=3)
-    nir.write(tmp_path / "g.nir", g)
-    x = mg.spikes((5, 6, 2, 8, 8), seed=7)
-    np.save(tmp_path / "X.npy", x)
-    return g, x, tmp_path
-
-
 def _report(d, target):
     out = d / target
     assert main([str(d / "g.nir"), "--target", target, "--input", str(d / "X.npy"), "--out", str(out)]) == 0
     return json.loads((out / "report.json").read_text())
 
 
-def test_gpu_reference_is_the_same_on_cpu_and_loihi_sim(demo):
-    _, _, d = demo
+def test_gpu_reference_is_the_same_on_cpu_and_loihi_sim(demo_files):
+    _, _, d = demo_files
     cpu, loihi = _report(d, "cpu"), _report(d, "loihi-sim")
     assert cpu["run"]["steps_per_sample"] == loihi["run"]["steps_per_sample"] == 6
     for r in (cpu, loihi):
