@@ -49,44 +49,49 @@ def timed(fn):
     return time.perf_counter() - t0, out
 
 
-def _fast_runs(path, x, steps, reset, repeats, device):
+def _first(inp: dict) -> dict:
+    """The first sample of a batched input (``{"input_spikes": x}`` or ``{"input_bias": b}``)."""
+    return {k: v[:1] for k, v in inp.items()}
+
+
+def _fast_runs(path, inp, steps, reset, repeats, device):
     from ckd_toolchain.simulators.loihi import run_netx
 
-    run = lambda xx: run_netx(path, steps, input_spikes=xx, reset_interval=reset, record="s",  # noqa: E731
+    run = lambda xx: run_netx(path, steps, **xx, reset_interval=reset, record="s",  # noqa: E731
                               device=device)
-    run(x[:1])  # warm-up (numba kernels are cached on disk after the first run ever)
-    batched = [timed(lambda: run(x)) for _ in range(repeats)]
-    single = [timed(lambda: run(x[:1])) for _ in range(repeats)]
+    run(_first(inp))  # warm-up (numba kernels are cached on disk after the first run ever)
+    batched = [timed(lambda: run(inp)) for _ in range(repeats)]
+    single = [timed(lambda: run(_first(inp))) for _ in range(repeats)]
     return statistics.median(t for t, _ in batched), statistics.median(t for t, _ in single), batched[0][1]
 
 
-def _lava_check(path, x0, steps, reset, lava_steps, device):
+def _lava_check(path, inp0, steps, reset, lava_steps, device):
     """Lava timings at two step counts, and the bit-exactness of s, u, v (all layers)."""
     from ckd_toolchain.simulators.loihi import run_netx
 
     phases, diffs = {}, []
     for n in lava_steps:
         phases[n] = {}
-        lava = run_netx(path, n, input_spikes=x0, reset_interval=reset, record="s", sim="lava",
-                        timings=phases[n])
-        fast = run_netx(path, n, input_spikes=x0, reset_interval=reset, record="s", device=device)
+        lava = run_netx(path, n, **inp0, reset_interval=reset, record="s", sim="lava", timings=phases[n])
+        fast = run_netx(path, n, **inp0, reset_interval=reset, record="s", device=device)
         diffs += [f"T={n} layer {k} s" for k, (f, g) in enumerate(zip(fast, lava))
                   if not np.array_equal(f["s"], g["s"])]
     n = min(steps, lava_steps[1])  # Monitor read-back of u and v of large layers takes seconds a step
-    lava = run_netx(path, n, input_spikes=x0, reset_interval=reset, sim="lava", timeout=3600)
-    fast = run_netx(path, n, input_spikes=x0, reset_interval=reset, device=device)
+    lava = run_netx(path, n, **inp0, reset_interval=reset, sim="lava", timeout=3600)
+    fast = run_netx(path, n, **inp0, reset_interval=reset, device=device)
     diffs += [f"T={n} layer {k} {v}" for k, (f, g) in enumerate(zip(fast, lava)) for v in "suv"
               if not np.array_equal(f[v], g[v])]
     return phases, diffs, len(fast)
 
 
-def bench_network(name, path, x, steps, reset, lava_steps, args):
-    t_batch, t_single, out = _fast_runs(path, x, steps, reset, args.repeats, args.device)
-    phases, diffs, n_layers = _lava_check(path, x[:1], steps, reset, lava_steps, args.device)
+def bench_network(name, path, inp, steps, reset, lava_steps, args):
+    """``inp``: ``{"input_spikes": [B, ...]}`` or ``{"input_bias": [B, ...]}`` (run_netx's inputs)."""
+    t_batch, t_single, out = _fast_runs(path, inp, steps, reset, args.repeats, args.device)
+    phases, diffs, n_layers = _lava_check(path, _first(inp), steps, reset, lava_steps, args.device)
     t1, t2 = lava_steps
     marginal = max(phases[t2]["run_s"] - phases[t1]["run_s"], 1e-9) / (t2 - t1)
     readback = (phases[t2]["readback_s"] - phases[t1]["readback_s"]) / (t2 - t1)
-    B = x.shape[0]
+    B = next(iter(inp.values())).shape[0]
     tp_batch, tp_single = B * steps / t_batch, steps / t_single
     rates = [float(layer["s"].mean()) for layer in out]
     silent = [k for k in range(1, len(rates) - 1) if rates[k] == 0.0]
@@ -130,13 +135,24 @@ def main(argv=None) -> int:
         if args.only in (None, "demo-student"):
             nir = nets.demo_student_nir(args.demo_nir, Path(args.out))
             path, x, steps, reset = nets.demo_student(nir, Path(tmp) / "demo.net", 8 if q else 64)
-            results.append(bench_network("demo-student", path, x, steps, reset, (steps, 2 * steps), args))
+            results.append(bench_network("demo-student", path, {"input_spikes": x}, steps, reset,
+                                         (steps, 2 * steps), args))
         if args.only in (None, "pilotnet"):
-            rng = np.random.default_rng(0)
-            pil = nets.pilotnet_net(Path(tmp) / "pilotnet.net", rng)
-            B, T = (4, 8) if q else (16, 16)
-            xp = (rng.random((B, 200, 66, 3, T)) < 0.2).astype(np.int8)
-            results.append(bench_network("pilotnet", pil, xp, T, None, (2, 4) if q else (4, 10), args))
+            real = nets.pilotnet_lif_lava_dl()
+            B = 4 if q else 16
+            if real is not None:  # lava-dl's trained PilotNet-LIF and its real frame (bias-driven input layer)
+                pil, image, T = real
+                results.append(bench_network("pilotnet-lif", pil, {"input_bias": np.repeat(image[None], B, 0)},
+                                             T, T, (4, 10) if not q else (2, 4), args))
+            else:
+                print("bench_loihi_sim: lava-dl's PilotNet-LIF files not found in the Lava env: "
+                      "PilotNet topology with random weights instead", flush=True)
+                rng = np.random.default_rng(0)
+                pil = nets.pilotnet_net(Path(tmp) / "pilotnet.net", rng)
+                T = 8 if q else 16
+                xp = (rng.random((B, 200, 66, 3, T)) < 0.2).astype(np.int8)
+                results.append(bench_network("pilotnet", pil, {"input_spikes": xp}, T, None,
+                                             (2, 4) if q else (4, 10), args))
     report = {"benchmark": "loihi_sim", "target_speedup": 60, "results": results,
               "host": {"platform": platform.platform(), "cpus": os.cpu_count(),
                        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),

@@ -7,10 +7,13 @@
   ``--demo-nir`` or ``runs/demo/dvs-only/model.nir`` (``make demo``) if present, else it is trained
   here once (``ckd-data synth`` + ``ckd-train student --seed 0``, ~2 min on 2 cores; resumed, so a
   second run reuses it) under ``runs/bench/demo-student``.
-* ``pilotnet_net``: the PilotNet topology (input 200x66x3 -> conv5x5/2 24 -> 36 -> 48 -> conv3x3
-  64 -> 64 -> dense 100 -> 50 -> 10 -> 1) with seeded random integer weights and random 0/1 input
-  spikes: no trained PilotNet netx file nor its real input is available here (neither
-  ``shared/fixtures`` nor the installed lava-dl package ships one).
+* ``pilotnet_lif_lava_dl``: lava-dl's trained PilotNet-LIF ``network.net`` with its real frame
+  ``image.npy`` as the input layer's bias and ``reset_interval = 16`` (exactly how lava-dl's
+  ``tests/lava/lib/dl/netx/test_hdf5_nx.py::test_pilotnet_lif`` drives it), from the lava-dl
+  package installed in the Lava env (``tests/lava/lib/dl/netx/gts/pilotnet_lif``).
+* ``pilotnet_net``: fallback when those files are missing: the PilotNet topology (input 200x66x3 ->
+  conv5x5/2 24 -> 36 -> 48 -> conv3x3 64 -> 64 -> dense 100 -> 50 -> 10 -> 1) with seeded random
+  integer weights and random 0/1 input spikes.
 """
 from __future__ import annotations
 
@@ -73,6 +76,20 @@ def demo_student(nir_path: Path, net_path: Path, batch: int):
     for b, i in enumerate(spread_subset(len(ds), batch)):
         xs[b, :T] = np.asarray(ds[int(i)][0]) > 0
     return str(net_path), torch_order_to_lava(xs), steps, steps
+
+
+def pilotnet_lif_lava_dl():
+    """``(network.net path, image bias [200, 66, 3] int, steps per sample 16)`` or None if absent."""
+    from ckd_toolchain.simulators.lava_env import lava_python
+
+    try:
+        venv = Path(lava_python()).parent.parent  # <env>/bin/python -> <env> (not resolved: a venv)
+    except Exception:  # noqa: BLE001 - no Lava env: no lava-dl files either
+        return None
+    found = sorted(venv.glob("lib/python3*/site-packages/tests/lava/lib/dl/netx/gts/pilotnet_lif"))
+    if not found or not (found[0] / "network.net").is_file() or not (found[0] / "image.npy").is_file():
+        return None
+    return str(found[0] / "network.net"), np.load(found[0] / "image.npy").astype(np.int64), 16
 
 
 def pilotnet_net(path, rng) -> str:
