@@ -103,6 +103,9 @@ def _synth(args) -> int:
 
         raise InputError(None, f"--size {p.size}: the emulated sensor ({p.sensor} px) must fit the N-Caltech101 "
                                "format's y < 240; use a smaller --size or --saccade-px")
+    from ckd_toolchain.atomic_io import check_output_dir
+
+    check_output_dir(out)  # before any work: the workers would otherwise fail one by one
     meta = synthesize(out, p, workers=args.workers, force=args.force)
     print(f"N-Digits at {out}: " + format_summary(meta["stats"]))
     return 0
@@ -116,7 +119,9 @@ def _report_skipped(data) -> None:
 def _show(args) -> int:
     from ckd_toolchain.ckd_train.data.datasets import build_datasets
     from ckd_toolchain.ckd_train.data.show import show
+    from ckd_toolchain.atomic_io import check_output_dir
 
+    check_output_dir(args.out)
     data = build_datasets(_config(args))
     paths = show(data, args.out, per_class=args.per_class)
     print(f"wrote {len(paths)} PNG(s) to {args.out}; overview: {paths[0] if paths else 'none'}")

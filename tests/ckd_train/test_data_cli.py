@@ -87,6 +87,16 @@ def test_show_and_stats_on_synth(synth2, tmp_path, capsys):
     assert len(both) == len(set(both))  # no line printed twice
 
 
+
+def test_output_path_that_is_a_file_is_one_line_before_work(synth2, tmp_path, capsys):
+    """``synth``/``show`` check their output folder before any work (was: a traceback from a worker)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for argv in (["synth", "--out", str(afile / "nd"), "--limit-per-class", "1", "--workers", "1"],
+                 ["show", "--data", "n-digits", "--root", str(synth2), "--out", str(afile)]):
+        rc, out, err = run(argv, capsys)
+        assert rc == 2 and err.count("\n") == 1 and err.startswith("ckd-data: error:") and "afile" in err, err
+
 def test_corrupt_bin_is_one_line_exit_2(tmp_path, capsys):
     root = make_ncaltech_tree(tmp_path / "r", ["ant", "bee"], 5)
     bad = root / "Caltech101" / "bee" / "image_0004.bin"
