@@ -122,8 +122,10 @@ def _log(msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.cmd == "tsne":
+        from ckd_toolchain.atomic_io import check_output_dir
         from ckd_toolchain.ckd_train.feature_tsne import tsne_compare
 
+        check_output_dir(args.out)  # before loading and embedding anything
         labels = None if args.labels is None else [x.strip() for x in args.labels.split(",")]
         res = tsne_compare(args.runs, args.out, labels=labels, split=args.split, seed=args.seed)
         for r in res["runs"]:

@@ -79,3 +79,9 @@ def test_tsne_cli_errors_are_one_line(runs, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["tsne", str(root / "b.pt"), "--labels", "x,y", "--out", str(tmp_path / "o")])
     assert exc.value.code == 2 and "2 labels for 1 runs" in capsys.readouterr().err
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(SystemExit) as exc:   # checked before anything is loaded or embedded
+        main(["tsne", str(root / "b.pt"), "--out", str(afile)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "afile" in err
