@@ -16,6 +16,7 @@ returns the baked (grid-valued) student the exporter writes.
 from __future__ import annotations
 
 import copy
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,8 @@ def train_student(cfg: dict, out_dir: str | Path, *, data=None, teacher_path: st
     summary = run.summary(t_run)
     if run.rank == 0:
         write_summary(run.out / "summary.json", summary)
+    del model  # the DDP wrapper's reducer uses the process group: release it before the group goes
+    gc.collect()
     ddp.shutdown_distributed()
     return summary
 
