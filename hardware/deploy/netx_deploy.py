@@ -32,6 +32,7 @@ import numpy as np
 
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.hardware.energy.op_counts import fanout, geometry
+from ckd_toolchain.loihi2.constants import VTH_MANT_MAX
 from ckd_toolchain.netx import load_netx
 
 
@@ -59,7 +60,7 @@ def layer_records(net) -> list[dict]:
             n_in = int(np.prod(spec.in_shape)) if spec.in_shape else int(np.prod(prev))
             rec = {"name": name, "kind": "dense", "in_shape": [n_in], "out_shape": out}
         rec["neurons"] = int(np.prod(out))
-        rec["spiking"] = spec.neuron.vth < (1 << 17) - 1
+        rec["spiking"] = spec.neuron.vth < VTH_MANT_MAX   # the mapper's read-out layers sit at the maximum
         records.append(rec)
         prev = out
     return records
