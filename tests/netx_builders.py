@@ -114,3 +114,40 @@ def demo_student_net(path, rng: np.random.Generator, size=16, in_ch=2, width=8, 
         dense_layer(w5, neuron=lif(vth=(1 << 17) - 1, i_decay=4096, v_decay=0)),
     ]
     return write_net(path, layers)
+
+
+def residual_graph_model(rng, size=8, ch=4, classes=3):
+    """A small graph-file network (``ckd_toolchain.netx`` model) covering what graph files add:
+    block 3 sums its own 3x3 conv from block 2, an identity-like 1x1 conv from block 1 (a skip)
+    and a stride-1 3x3 conv from the input block; block 4 is a stride-2 conv with a 1x1 stride-2
+    shortcut from block 3's source; the dense read-out sums a flattened dense group from block 4
+    and one from block 1. Phases are the blocks' depths (not their indices)."""
+    from ckd_toolchain.netx import LayerSpec, NetxNetwork, NeuronSpec, SynapseSpec
+    from ckd_toolchain.netx.model import PASS_THROUGH_NEURON
+
+    def w(*shape, lo=-60, hi=90):
+        return rng.integers(lo, hi, size=shape).astype(np.int64)
+
+    def lifn(vth=120, i_decay=4096, v_decay=1024):
+        return NeuronSpec("CUBA", vth=vth, i_decay=i_decay, v_decay=v_decay)
+
+    s2 = conv_out(size, 3, 2, 1)
+    inp = LayerSpec(0, "input", (size, size, 2), PASS_THROUGH_NEURON, phase=0)
+    b1 = LayerSpec(1, "conv", (size, size, ch), lifn(), bias=w(ch, lo=-5, hi=10), weight=w(ch, 2, 3, 3),
+                   in_shape=(size, size, 2), padding=(1, 1), source=0, phase=1)
+    b2 = LayerSpec(2, "conv", (size, size, ch), lifn(i_decay=1024), weight=w(ch, ch, 3, 3),
+                   in_shape=(size, size, ch), padding=(1, 1), source=1, phase=2)
+    b3 = LayerSpec(3, "conv", (size, size, ch), lifn(), weight=w(ch, ch, 3, 3), in_shape=(size, size, ch),
+                   padding=(1, 1), source=2, phase=3,
+                   extra=[SynapseSpec(1, "conv", w(ch, 1, 1, 1, lo=60, hi=120), (size, size, ch), groups=ch),
+                          SynapseSpec(0, "conv", w(ch, 2, 3, 3), (size, size, 2), padding=(1, 1))])
+    b4 = LayerSpec(4, "conv", (s2, s2, ch), lifn(vth=100), weight=w(ch, ch, 3, 3), in_shape=(size, size, ch),
+                   stride=(2, 2), padding=(1, 1), source=3, phase=4,
+                   extra=[SynapseSpec(2, "conv", w(ch, ch, 1, 1), (size, size, ch), stride=(2, 2))])
+    n4, n1 = s2 * s2 * ch, size * size * ch
+    out = LayerSpec(5, "dense", (classes,), NeuronSpec("CUBA", vth=(1 << 17) - 1, i_decay=4096, v_decay=4096),
+                    bias=w(classes, lo=-20, hi=20), weight=w(classes, n4), in_shape=(n4,), flatten_input=True,
+                    source=4, phase=5,
+                    extra=[SynapseSpec(1, "dense", w(classes, n1), (n1,), flatten_input=True)])
+    return NetxNetwork(path="", layers=[inp, b1, b2, b3, b4, out], input_neuron=True,
+                       input_shape=(size, size, 2), declared_input_shape=(size, size, 2))

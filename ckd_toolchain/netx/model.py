@@ -16,6 +16,9 @@ from ckd_toolchain.loihi2.constants import DECAY_UNITY, STATE_SHIFT
 
 #: ``ckd_format`` attribute of the files this toolchain writes (netx ignores attributes).
 FORMAT = "ckd-netx/1"
+#: ``ckd_format`` of a graph file (README "Graph files"): blocks under ``graph/layer/<i>`` with
+#: several incoming synapse groups; stock netx refuses it (it has no ``layer`` group).
+GRAPH_FORMAT = "ckd-netx-graph/1"
 #: neuron types netx builds as CUBA-LIF (``LIF`` / ``LIFReset``), read identically.
 LIF_TYPES = ("LOIHI", "CUBA")
 #: netx's neuron for a dense layer without a ``neuron`` group (``1 << 18 - 1`` is ``1 << 17``).
@@ -45,6 +48,29 @@ PASS_THROUGH_NEURON = NeuronSpec("CUBA", vth=0, i_decay=DECAY_UNITY, v_decay=DEC
 
 
 @dataclass
+class SynapseSpec:
+    """One synapse group into a block: the block's own synapse (:meth:`LayerSpec.synapse_groups`)
+    or, in a graph file, an extra group (``graph/layer/<i>/synapse/<g>``). Fields as in
+    :class:`LayerSpec`; ``source`` is the index of the block whose spikes it reads."""
+
+    source: int
+    kind: str  # 'dense' | 'conv'
+    weight: np.ndarray
+    in_shape: tuple[int, ...]  # Lava order (dense: (in,))
+    flatten_input: bool = False
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    input_message_bits: int = 0
+    delay: np.ndarray | None = None
+
+    @property
+    def kernel(self) -> tuple[int, int] | None:
+        return (int(self.weight.shape[2]), int(self.weight.shape[3])) if self.kind == "conv" else None
+
+
+@dataclass
 class LayerSpec:
     """One netx block (input neuron layer, dense or conv): one ``layer/<i>`` group with a neuron.
 
@@ -67,6 +93,24 @@ class LayerSpec:
     input_message_bits: int = 0  # message bits of the spikes this layer's synapse receives
     delay: np.ndarray | None = None  # dense DelayDense delays (out, in), int64 in 0..62
     attrs: dict = field(default_factory=dict)  # HDF5 attributes of layer/<i>
+    # graph files only (README "Graph files"); a sequential file leaves the defaults
+    source: int | None = None  # block whose spikes the own synapse reads (None: the previous block)
+    phase: int | None = None  # reset phase: block resets at t = phase + 1 (mod R) (None: its index)
+    extra: list[SynapseSpec] = field(default_factory=list)  # further synapse groups into this block
+
+    def synapse_groups(self, index: int) -> list[SynapseSpec]:
+        """Every synapse group into block ``index`` (this block's position): its own synapse
+        first, then the extra groups; empty for an input block. Lava sums their outputs into the
+        neuron's one ``a_in`` (``PyInPortVectorDense.recv``, int32)."""
+        if self.kind == "input":
+            return []
+        own = SynapseSpec(index - 1 if self.source is None else self.source, self.kind, self.weight,
+                          tuple(self.in_shape), self.flatten_input, tuple(self.stride), tuple(self.padding),
+                          tuple(self.dilation), int(self.groups), self.input_message_bits, self.delay)
+        return [own, *self.extra]
+
+    def reset_phase(self, index: int) -> int:
+        return index if self.phase is None else int(self.phase)
 
     @property
     def num_neurons(self) -> int:
@@ -98,3 +142,11 @@ class NetxNetwork:
     input_shape: tuple[int, ...] = ()  # shape of the input (Lava order), see run_netx docs
     declared_input_shape: tuple[int, ...] | None = None  # layer/0/shape (Lava order), if any
     attrs: dict = field(default_factory=dict)  # HDF5 attributes of the file
+
+    @property
+    def is_graph(self) -> bool:
+        """True when a block reads a block other than the previous one, has extra synapse groups
+        or a reset phase other than its index: only a graph file can hold it."""
+        return any(layer.extra or (layer.source is not None and layer.source != k - 1)
+                   or (layer.phase is not None and layer.phase != k)
+                   for k, layer in enumerate(self.layers))

@@ -28,7 +28,7 @@ from ckd_toolchain.loihi2.constants import DECAY_UNITY
 #: [-256, 254]; an excitatory layer may hold 255): :func:`check_stored_weights` refuses the rest.
 WEIGHT_STORED_MIN, WEIGHT_STORED_MAX = -256, 255
 from ckd_toolchain.netx.model import (DEFAULT_DENSE_NEURON, LIF_TYPES, NETX_UNIMPLEMENTED, NOT_SUPPORTED_HERE,
-                                      LayerSpec, NetxNetwork, NeuronSpec)
+                                      LayerSpec, NetxNetwork, NeuronSpec, SynapseSpec)
 
 
 def _err(path, where: str, problem: str) -> InputError:
@@ -99,13 +99,18 @@ def check_stored_weights(path: str | os.PathLike) -> None:
     import h5py
 
     with h5py.File(path, "r") as fh:
-        lgrp = fh["layer"]
+        root = "graph/layer" if "graph" in fh and "layer" not in fh else "layer"
+        lgrp = fh[root]
+        weights = []
         for i in range(len(lgrp)):
             grp = lgrp[str(i)]
-            if "weight" not in grp or _read_type(grp, path, f"layer/{i}") == "input":
+            if "weight" not in grp or _read_type(grp, path, f"{root}/{i}") == "input":
                 continue
-            raw = np.asarray(grp["weight"][()])
-            where = f"layer/{i}/weight"
+            weights.append((f"{root}/{i}/weight", grp["weight"]))
+            for sg in (grp["synapse"].values() if "synapse" in grp else ()):
+                weights.append((f"{root}/{i}/synapse/{sg.name.rsplit('/', 1)[-1]}/weight", sg["weight"]))
+        for where, dset in weights:
+            raw = np.asarray(dset[()])
             if raw.dtype.kind == "f" and not np.array_equal(raw, np.trunc(raw)):
                 bad = raw.reshape(-1)[np.flatnonzero(raw.reshape(-1) != np.trunc(raw.reshape(-1)))[0]]
                 raise _err(path, where, f"weights must be integers (netx would truncate {float(bad)!r})")
@@ -222,6 +227,8 @@ def load_netx(path: str | os.PathLike) -> NetxNetwork:
 
 
 def _read_network(fh, path: Path) -> NetxNetwork:
+    if "graph" in fh and "layer" not in fh:
+        return _read_graph(fh, path)
     if "layer" not in fh or not hasattr(fh["layer"], "keys"):
         raise InputError(path, "missing group 'layer' (not a lava-dl netx network)")
     lgrp = fh["layer"]
@@ -278,16 +285,14 @@ def _read_network(fh, path: Path) -> NetxNetwork:
     return net
 
 
-def _conv_layer(grp, i, prev_shape, msg_bits, path, where) -> LayerSpec:
+def _conv_synapse(grp, prev_shape, shape, path, where) -> dict:
+    """The conv synapse fields of ``grp`` reading a block of Lava shape ``prev_shape``, checked
+    against the block's output ``shape``."""
     if prev_shape is None:
         raise _err(path, where, "input shape of the first conv layer cannot be inferred "
                    "(add an 'input' layer with 'shape')")
     if len(prev_shape) != 3:
         raise _err(path, where, f"conv layer follows a layer of shape {prev_shape}; conv needs (x, y, f)")
-    shape = _shape(grp, path, where)
-    if len(shape) != 3:
-        raise _err(path, f"{where}/shape", f"conv output shape must be (f, y, x) on disk, got {shape[::-1]}")
-    neuron = _neuron(grp, path, where)
     w = _as_int_array(_read_array(grp, "weight", path, where), path, where, "weight")
     if w.ndim == 5 and w.shape[4] == 1:
         w = w.reshape(w.shape[:4])
@@ -313,27 +318,29 @@ def _conv_layer(grp, i, prev_shape, msg_bits, path, where) -> LayerSpec:
     if (xo, yo, c_out) != shape:
         raise _err(path, f"{where}/shape", f"conv of input (x, y, f)={prev_shape} gives "
                    f"{(xo, yo, c_out)}, file says {shape}")
+    return dict(weight=w, in_shape=tuple(prev_shape), stride=stride, padding=padding, dilation=dilation,
+                groups=groups)
+
+
+def _conv_layer(grp, i, prev_shape, msg_bits, path, where) -> LayerSpec:
+    shape = _shape(grp, path, where)
+    if len(shape) != 3:
+        raise _err(path, f"{where}/shape", f"conv output shape must be (f, y, x) on disk, got {shape[::-1]}")
+    neuron = _neuron(grp, path, where)
+    fields = _conv_synapse(grp, prev_shape, shape, path, where)
     bias = _bias(grp, shape, path, where)
-    return LayerSpec(i, "conv", shape, neuron, bias=bias, weight=w, in_shape=tuple(prev_shape),
-                     stride=stride, padding=padding, dilation=dilation, groups=groups,
-                     input_message_bits=msg_bits)
+    return LayerSpec(i, "conv", shape, neuron, bias=bias, input_message_bits=msg_bits, **fields)
 
 
-def _dense_layer(grp, i, prev_shape, msg_bits, flatten, path, where) -> LayerSpec:
-    shape_xyf = _shape(grp, path, where)
-    shape = (int(np.prod(shape_xyf)),)
-    if "neuron" in grp:
-        neuron = _neuron(grp, path, where)
-    else:
-        d = DEFAULT_DENSE_NEURON
-        neuron = NeuronSpec(d["type"], d["vThMant"], d["iDecay"], d["vDecay"], 0)
+def _dense_synapse(grp, prev_shape, n_out, flatten, path, where) -> dict:
+    """The dense synapse fields of ``grp`` reading a block of Lava shape ``prev_shape``."""
     w = _as_int_array(_read_array(grp, "weight", path, where), path, where, "weight")
     if w.ndim == 1:
-        if w.size % shape[0]:
-            raise _err(path, f"{where}/weight", f"{w.size} weights cannot be reshaped to ({shape[0]}, -1)")
-        w = w.reshape(shape[0], -1)
-    if w.ndim != 2 or w.shape[0] != shape[0]:
-        raise _err(path, f"{where}/weight", f"dense weight must be (out={shape[0]}, in), got {w.shape}")
+        if w.size % n_out:
+            raise _err(path, f"{where}/weight", f"{w.size} weights cannot be reshaped to ({n_out}, -1)")
+        w = w.reshape(n_out, -1)
+    if w.ndim != 2 or w.shape[0] != n_out:
+        raise _err(path, f"{where}/weight", f"dense weight must be (out={n_out}, in), got {w.shape}")
     if flatten and prev_shape is not None and len(prev_shape) != 3:
         raise _err(path, where, f"'flatten' before this dense layer needs a 3-D (x, y, f) layer, "
                    f"got {prev_shape} (netx's transpose([2, 1, 0]) would fail)")
@@ -348,11 +355,93 @@ def _dense_layer(grp, i, prev_shape, msg_bits, flatten, path, where) -> LayerSpe
     if w.max() == 0 and w.min() == 0:
         raise _err(path, f"{where}/weight", "all weights are zero: lava-dl netx 0.6 cannot load it "
                    "(optimize_weight_bits takes log2 of infinity)")
+    return dict(weight=w, in_shape=(w.shape[1],), delay=_delay(grp, w.shape, path, where),
+                flatten_input=bool(flatten and prev_shape is not None and len(prev_shape) > 1))
+
+
+def _dense_layer(grp, i, prev_shape, msg_bits, flatten, path, where) -> LayerSpec:
+    shape_xyf = _shape(grp, path, where)
+    shape = (int(np.prod(shape_xyf)),)
+    if "neuron" in grp:
+        neuron = _neuron(grp, path, where)
+    else:
+        d = DEFAULT_DENSE_NEURON
+        neuron = NeuronSpec(d["type"], d["vThMant"], d["iDecay"], d["vDecay"], 0)
+    fields = _dense_synapse(grp, prev_shape, shape[0], flatten, path, where)
     bias = _bias(grp, shape, path, where)
-    delay = _delay(grp, w.shape, path, where)
-    return LayerSpec(i, "dense", shape, neuron, bias=bias, weight=w, in_shape=(w.shape[1],), delay=delay,
-                     flatten_input=bool(flatten and prev_shape is not None and len(prev_shape) > 1),
-                     input_message_bits=msg_bits)
+    return LayerSpec(i, "dense", shape, neuron, bias=bias, input_message_bits=msg_bits, **fields)
+
+
+def _read_graph(fh, path: Path) -> NetxNetwork:
+    """A graph file (README "Graph files"): ``graph/layer/<i>`` = block i, each synapse group
+    reading an earlier block given by its ``source``."""
+    lgrp = fh["graph"].get("layer") if hasattr(fh["graph"], "keys") else None
+    if lgrp is None or not hasattr(lgrp, "keys") or len(lgrp) == 0:
+        raise InputError(path, "graph file without blocks (group 'graph/layer' missing or empty)")
+    net = NetxNetwork(path=str(path), attrs=_attrs(fh), input_neuron=True)
+    for k in range(len(lgrp)):
+        where = f"graph/layer/{k}"
+        if str(k) not in lgrp or not hasattr(lgrp[str(k)], "keys"):
+            raise _err(path, "graph/layer", f"missing block '{k}' (blocks must be numbered 0..{len(lgrp) - 1})")
+        grp = lgrp[str(k)]
+        kind = _read_type(grp, path, where)
+        if (k == 0) != (kind == "input"):
+            raise _err(path, f"{where}/type", "block 0, and only block 0, is the 'input' block")
+        phase = _scalar_int(grp, "phase", path, where, required=False, default=k)
+        if phase < 0:
+            raise _err(path, f"{where}/phase", f"must be >= 0, got {phase}")
+        if kind == "input":
+            layer = LayerSpec(0, "input", _shape(grp, path, where), _neuron(grp, path, where), attrs=_attrs(grp))
+        else:
+            if kind not in ("conv", "dense"):
+                raise _err(path, f"{where}/type", f"block type '{kind}' is not allowed in a graph file "
+                           "(conv or dense)")
+            src, flat = _graph_source(grp, k, path, where)
+            prev = net.layers[src]
+            if kind == "conv":
+                layer = _conv_layer(grp, k, prev.shape, prev.neuron.message_bits, path, where)
+            else:
+                layer = _dense_layer(grp, k, prev.shape, prev.neuron.message_bits, flat, path, where)
+            layer.source, layer.attrs = src, _attrs(grp)
+            layer.extra = _extra_synapses(grp, k, net.layers, layer.shape, path, where)
+        layer.phase = phase
+        net.layers.append(layer)
+    net.input_shape = net.declared_input_shape = net.layers[0].shape
+    return net
+
+
+def _graph_source(grp, k, path, where) -> tuple[int, bool]:
+    src = _scalar_int(grp, "source", path, where)
+    if not 0 <= src < k:
+        raise _err(path, f"{where}/source", f"must name an earlier block (0..{k - 1}), got {src}")
+    return src, bool(_scalar_int(grp, "inputFlatten", path, where, required=False, default=0))
+
+
+def _extra_synapses(grp, k, blocks, shape, path, where) -> list[SynapseSpec]:
+    if "synapse" not in grp:
+        return []
+    sgrp = grp["synapse"]
+    out = []
+    for j in range(len(sgrp)):
+        sw = f"{where}/synapse/{j}"
+        if str(j) not in sgrp or not hasattr(sgrp[str(j)], "keys"):
+            raise _err(path, f"{where}/synapse", f"missing group '{j}' (numbered 0..{len(sgrp) - 1})")
+        g = sgrp[str(j)]
+        src, flat = _graph_source(g, k, path, sw)
+        kind = _read_type(g, path, sw)
+        prev = blocks[src]
+        if kind == "conv":
+            if len(shape) != 3:
+                raise _err(path, f"{sw}/type", f"a conv synapse cannot feed a block of shape {shape}")
+            fields = _conv_synapse(g, prev.shape, shape, path, sw)
+        elif kind == "dense":
+            if len(shape) != 1:
+                raise _err(path, f"{sw}/type", f"a dense synapse cannot feed a block of shape {shape}")
+            fields = _dense_synapse(g, prev.shape, shape[0], flat, path, sw)
+        else:
+            raise _err(path, f"{sw}/type", f"synapse type '{kind}' is not conv or dense")
+        out.append(SynapseSpec(src, kind, input_message_bits=prev.neuron.message_bits, **fields))
+    return out
 
 
 def _delay(grp, wshape, path, where) -> np.ndarray | None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ckd_toolchain.atomic_io import atomic_path
 from ckd_toolchain.hdf5_seal import USERBLOCK, seal
-from ckd_toolchain.netx.model import LayerSpec, NetxNetwork, NeuronSpec
+from ckd_toolchain.netx.model import GRAPH_FORMAT, LayerSpec, NetxNetwork, NeuronSpec
 
 
 def _type(g: h5py.Group, name: str) -> None:
@@ -41,34 +41,70 @@ def _neuron(g: h5py.Group, neuron: NeuronSpec) -> None:
         n.create_dataset("messageBits", data=np.int64(neuron.message_bits))
 
 
-def _layer(root: h5py.Group, idx: int, layer: LayerSpec) -> None:
+def _synapse_fields(g: h5py.Group, syn, out_shape) -> None:
+    """``type`` and the synapse datasets of a conv or dense group (``syn``: a
+    :class:`LayerSpec` or :class:`SynapseSpec`; ``out_shape`` Lava order)."""
+    if syn.kind == "conv":
+        _type(g, "conv")
+        g.create_dataset("shape", data=_disk_shape(out_shape))
+        g.create_dataset("inChannels", data=np.int64(syn.in_shape[-1]))
+        g.create_dataset("outChannels", data=np.int64(out_shape[-1]))
+        g.create_dataset("kernelSize", data=np.array(syn.kernel, dtype=np.int64))
+        g.create_dataset("stride", data=np.array(syn.stride, dtype=np.int64))
+        g.create_dataset("padding", data=np.array(syn.padding, dtype=np.int64))
+        g.create_dataset("dilation", data=np.array(syn.dilation, dtype=np.int64))
+        g.create_dataset("groups", data=np.int64(syn.groups))
+        g.create_dataset("weight", data=syn.weight.astype(np.float32)[..., None])
+    elif syn.kind == "dense":
+        _type(g, "dense")
+        g.create_dataset("shape", data=np.array([out_shape[0]], dtype=np.int64))
+        g.create_dataset("inFeatures", data=np.int64(syn.weight.shape[1]))
+        g.create_dataset("outFeatures", data=np.int64(syn.weight.shape[0]))
+        g.create_dataset("weight", data=syn.weight.astype(np.float32))
+        if syn.delay is not None:
+            g.create_dataset("delay", data=np.asarray(syn.delay, dtype=np.int64))
+    else:
+        raise ValueError(f"{g.name}: cannot write a synapse of kind {syn.kind!r}")
+
+
+def _layer(root: h5py.Group, idx: int, layer: LayerSpec) -> h5py.Group:
     g = root.create_group(str(idx))
     for key, value in layer.attrs.items():
         g.attrs[key] = value
-    if layer.kind == "conv":
-        _type(g, "conv")
-        g.create_dataset("shape", data=_disk_shape(layer.shape))
-        g.create_dataset("inChannels", data=np.int64(layer.in_shape[-1]))
-        g.create_dataset("outChannels", data=np.int64(layer.shape[-1]))
-        g.create_dataset("kernelSize", data=np.array(layer.kernel, dtype=np.int64))
-        g.create_dataset("stride", data=np.array(layer.stride, dtype=np.int64))
-        g.create_dataset("padding", data=np.array(layer.padding, dtype=np.int64))
-        g.create_dataset("dilation", data=np.array(layer.dilation, dtype=np.int64))
-        g.create_dataset("groups", data=np.int64(layer.groups))
-        g.create_dataset("weight", data=layer.weight.astype(np.float32)[..., None])
-    elif layer.kind == "dense":
-        _type(g, "dense")
-        g.create_dataset("shape", data=np.array([layer.shape[0]], dtype=np.int64))
-        g.create_dataset("inFeatures", data=np.int64(layer.weight.shape[1]))
-        g.create_dataset("outFeatures", data=np.int64(layer.weight.shape[0]))
-        g.create_dataset("weight", data=layer.weight.astype(np.float32))
-        if layer.delay is not None:
-            g.create_dataset("delay", data=np.asarray(layer.delay, dtype=np.int64))
-    else:
-        raise ValueError(f"layer/{idx}: cannot write a layer of kind {layer.kind!r} after the input layer")
+    if layer.kind == "input":
+        raise ValueError(f"layer/{idx}: cannot write a layer of kind 'input' after the input layer")
+    _synapse_fields(g, layer, layer.shape)
     if layer.bias is not None and np.any(layer.bias != 0):
         g.create_dataset("bias", data=layer.bias.astype(np.float32))
     _neuron(g, layer.neuron)
+    return g
+
+
+def _graph_layers(f: h5py.File, net: NetxNetwork) -> None:
+    """``graph/layer/<i>``: block i of ``net.layers`` (README "Graph files")."""
+    if not net.input_neuron or not net.layers or net.layers[0].kind != "input":
+        raise ValueError("a graph file needs an input block with a neuron as layers[0]")
+    root = f.create_group("graph").create_group("layer")
+    for k, layer in enumerate(net.layers):
+        if k == 0:
+            g = root.create_group("0")
+            for key, value in layer.attrs.items():
+                g.attrs[key] = value
+            _type(g, "input")
+            g.create_dataset("shape", data=_disk_shape(layer.shape))
+            _neuron(g, layer.neuron)
+        else:
+            g = _layer(root, k, layer)
+        g.create_dataset("phase", data=np.int64(layer.reset_phase(k)))
+        for j, syn in enumerate(layer.synapse_groups(k)):
+            if not 0 <= syn.source < k:
+                raise ValueError(f"block {k}: synapse group {j} reads block {syn.source}; "
+                                 "blocks must be in topological order")
+            sg = g if j == 0 else g.require_group("synapse").create_group(str(j - 1))
+            if j:
+                _synapse_fields(sg, syn, layer.shape)
+            sg.create_dataset("source", data=np.int64(syn.source))
+            sg.create_dataset("inputFlatten", data=np.int64(bool(syn.flatten_input)))
 
 
 def write_netx(net: NetxNetwork, path: str | os.PathLike, num_steps: int | None = None) -> str:
@@ -79,7 +115,20 @@ def write_netx(net: NetxNetwork, path: str | os.PathLike, num_steps: int | None 
     either there is no input layer (as in lava-dl's ``oxford.net``). Then every other block, a
     ``flatten`` layer before each dense block with ``flatten_input``. ``/simulation/tSample`` is
     ``num_steps`` (0 when not given; netx ignores it). The blocks' ``file_index`` is not read:
-    indices follow from the order."""
+    indices follow from the order.
+
+    A network with several synapse groups into a block, or blocks reading other than the
+    previous block (``net.is_graph``), is written as a graph file (README "Graph files"):
+    ``graph/layer/<i>`` = block i, ``ckd_format`` = :data:`GRAPH_FORMAT`."""
+    if net.is_graph:
+        with atomic_path(path) as tmp:
+            with h5py.File(tmp, "w", userblock_size=USERBLOCK) as f:
+                for key, value in {**net.attrs, "ckd_format": GRAPH_FORMAT}.items():
+                    f.attrs[key] = value
+                _graph_layers(f, net)
+                _simulation(f, num_steps)
+            seal(tmp)
+        return os.fspath(path)
     blocks = list(net.layers)
     if net.input_neuron:
         if not blocks or blocks[0].kind != "input":
@@ -111,8 +160,12 @@ def write_netx(net: NetxNetwork, path: str | os.PathLike, num_steps: int | None 
                     idx += 1
                 _layer(root, idx, layer)
                 idx += 1
-            sim = f.create_group("simulation")
-            sim.create_dataset("Ts", data=np.int64(1))
-            sim.create_dataset("tSample", data=np.int64(num_steps if num_steps else 0))
+            _simulation(f, num_steps)
         seal(tmp)   # sha256 of the payload in the HDF5 user block (ckd_toolchain.hdf5_seal)
     return os.fspath(path)
+
+
+def _simulation(f: h5py.File, num_steps: int | None) -> None:
+    sim = f.create_group("simulation")
+    sim.create_dataset("Ts", data=np.int64(1))
+    sim.create_dataset("tSample", data=np.int64(num_steps if num_steps else 0))

@@ -41,8 +41,11 @@ def run_sample(net_path, num_steps, reset_interval, record, input_neuron, spikes
     from lava.proc.monitor.process import Monitor
 
     t0 = time.perf_counter()
-    net = netx.hdf5.Network(net_config=net_path,
-                            reset_interval=reset_interval if reset_interval > 0 else None)
+    if is_graph_file(net_path):
+        net = GraphNetwork(net_path, reset_interval if reset_interval > 0 else None)
+    else:
+        net = netx.hdf5.Network(net_config=net_path,
+                                reset_interval=reset_interval if reset_interval > 0 else None)
     if bias is not None:
         net.in_layer.neuron.bias_mant.init = bias.astype(np.int32)
     if spikes is not None:
@@ -75,6 +78,88 @@ def run_sample(net_path, num_steps, reset_interval, record, input_neuron, spikes
     finally:
         net.stop()
     return out
+
+
+def _int(group, key) -> int:
+    """A scalar dataset of a ``NetDict`` group (keys netx does not know come back as groups)."""
+    return int(group.f[key][()])
+
+
+def is_graph_file(path) -> bool:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        return "graph" in fh and "layer" not in fh
+
+
+class GraphNetwork:
+    """A graph file (``ckd_toolchain/netx/README.md``, "Graph files") as a Lava process graph.
+
+    Every block is built by lava-dl's own ``netx.hdf5.Network.create_input/create_conv/
+    create_dense`` from its ``graph/layer/<i>`` group (the same fields as a netx ``layer/<i>``),
+    with ``reset_offset = phase + 1`` (netx's ``reset_offset`` of block i is ``i + 1``). The block's
+    own synapse reads the block named by ``source``; each extra group ``synapse/<g>`` is one more
+    synapse process built as netx's blocks build theirs (``lava.proc.conv.process.Conv`` with the
+    kernel flipped and reordered as ``create_conv`` does; ``lava.proc.dense.process.Dense`` with
+    ``netx.utils.optimize_weight_bits``), connected from its source block's output to the block
+    neuron's ``a_in``: Lava adds every connection into that one port.
+    Same surface as ``netx.hdf5.Network`` for this worker: ``layers``, ``in_layer``, ``run``, ``stop``."""
+
+    def __init__(self, path, reset_interval):
+        import numpy as np
+        from lava.lib.dl.netx.hdf5 import Network
+        from lava.lib.dl.netx.utils import NetDict, optimize_weight_bits
+        from lava.proc.conv.process import Conv as ConvSynapse
+        from lava.proc.dense.process import Dense as DenseSynapse
+
+        self._config = NetDict(path)   # netx's own reader of the groups (as netx.hdf5.Network)
+        groups = self._config["graph"]["layer"]
+        self.layers = []
+        for i in range(len(groups)):
+            g = groups[str(i)]
+            kind = g["type"]
+            offset = _int(g, "phase") + 1
+            if kind == "input":
+                block, _ = Network.create_input(g, reset_interval=reset_interval, reset_offset=offset)
+            else:
+                src = self.layers[_int(g, "source")]
+                if kind == "conv":
+                    block, _ = Network.create_conv(g, input_shape=src.shape, reset_interval=reset_interval,
+                                                   reset_offset=offset)
+                else:
+                    block, _ = Network.create_dense(g, reset_interval=reset_interval, reset_offset=offset)
+                self._connect(src, block.inp, g)
+                extra = g["synapse"] if "synapse" in g.keys() else {}
+                for j in range(len(extra)):
+                    sg = extra[str(j)]
+                    ssrc = self.layers[_int(sg, "source")]
+                    w = np.asarray(sg["weight"])
+                    if sg["type"] == "conv":   # as Network.create_conv and blocks.process.Conv
+                        w = w[:, :, ::-1, ::-1]
+                        w = w.reshape(w.shape[:4]).transpose((0, 3, 2, 1))
+                        hw = {key: np.asarray(sg[key])[::-1] for key in ("stride", "padding", "dilation")}
+                        syn = ConvSynapse(input_shape=ssrc.shape, weight=w, groups=sg["groups"],
+                                          num_message_bits=0, **hw)
+                    else:                      # as Network.create_dense and blocks.process.Dense
+                        w, bits, exp, _ = optimize_weight_bits(w)
+                        syn = DenseSynapse(weights=w, weight_exp=exp, num_weight_bits=bits, num_message_bits=0)
+                    self._connect(ssrc, syn.s_in, sg)
+                    syn.a_out.connect(block.neuron.a_in)
+            self.layers.append(block)
+        self.in_layer = self.layers[0]
+
+    @staticmethod
+    def _connect(src, port, g):
+        if "inputFlatten" in g.keys() and _int(g, "inputFlatten"):
+            src.out.transpose([2, 1, 0]).flatten().connect(port)
+        else:
+            src.out.connect(port)
+
+    def run(self, **kwargs):
+        self.layers[0].run(**kwargs)
+
+    def stop(self):
+        self.layers[0].stop()
 
 
 def main(argv):

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ckd_toolchain.loihi2 import arithmetic as fp
-from ckd_toolchain.netx import LayerSpec, NetxNetwork
+from ckd_toolchain.netx import LayerSpec, NetxNetwork, SynapseSpec
 from ckd_toolchain.simulators.loihi.lava_layout import to_lava_layout
 from ckd_toolchain.simulators.loihi.synapses import ConvSynapse, DenseSynapse
 
@@ -66,20 +66,20 @@ def _to_lava_output(stack: torch.Tensor, n_spatial: int) -> np.ndarray:
     return stack.permute(*dims).contiguous().cpu().numpy()
 
 
-def _synapse(layer: LayerSpec, device: torch.device):
+def _synapse(layer: SynapseSpec, device: torch.device):
     if layer.kind == "dense":
         return DenseSynapse(layer.weight, layer.input_message_bits, device)
     return ConvSynapse(layer.weight, layer.stride, layer.padding, layer.dilation, layer.groups,
                        layer.input_message_bits, device)
 
 
-def _apply_synapse(syn, layer: LayerSpec, s_prev: torch.Tensor, chunk: int) -> torch.Tensor:
+def _apply_synapse(syn, layer: SynapseSpec, out_shape: tuple, s_prev: torch.Tensor, chunk: int) -> torch.Tensor:
     """Synaptic input of steps 2..T: s_prev [T, B, *in] -> a [T - 1, B, *out] (logical order, NHWC
     storage for 3-D layers), int32 or float32 holding exact integers (step 1 receives nothing).
     ``uint8`` sources hold 0/1 spikes (the simulator's own); those take the synapse's binary
-    paths (int8 / sum-pool convolutions) where it has them."""
+    paths (int8 / sum-pool convolutions) where it has them. ``out_shape``: the block's (C, H, W)
+    / (N,)."""
     T, B = s_prev.shape[:2]
-    out_shape = tuple(reversed(layer.shape))
     if T <= 1:
         return torch.zeros((0, B) + out_shape, dtype=torch.int32, device=s_prev.device)
     src = s_prev[: T - 1].reshape(((T - 1) * B,) + tuple(s_prev.shape[2:]))
@@ -95,7 +95,7 @@ def _apply_synapse(syn, layer: LayerSpec, s_prev: torch.Tensor, chunk: int) -> t
     return res.reshape((T - 1, B) + out_shape)
 
 
-def _apply_delay_dense(syn, layer: LayerSpec, src: torch.Tensor, a: torch.Tensor,
+def _apply_delay_dense(syn, layer: SynapseSpec, src: torch.Tensor, a: torch.Tensor,
                        chunk: int) -> torch.Tensor:
     """``PyDelayDenseModelBitAcc``: spikes of step t crossing a synapse of delay d arrive at
     step t + 1 + d; each delay's sum is shifted by the weight exponent separately, then they
@@ -203,27 +203,18 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
     lif = lif or ("scan" if device.type == "cpu" else "torch")
     T, B = int(num_steps), int(batch)
     x = None if input_spikes is None else _input_tensor(input_spikes, T, device)
+    groups = [layer.synapse_groups(k) for k, layer in enumerate(net.layers)]
+    last_use = {g.source: k for k, gs in enumerate(groups) for g in gs}
     results: list[dict[str, np.ndarray]] = []
-    s_prev = None
+    spikes: dict[int, torch.Tensor] = {}   # block -> logical [T, B, ...] uint8, while still read
     for k, layer in enumerate(net.layers):
         tshape = tuple(reversed(layer.shape))
         if layer.kind == "input":
             a = x if x is not None else torch.zeros((0, B) + tshape, dtype=torch.int32, device=device)
         else:
-            syn = _synapse(layer, device)
-            src = s_prev if k > 0 else x
-            if src is None:
-                src = torch.zeros((T, B) + tuple(reversed(layer.in_shape)), dtype=torch.uint8,
-                                  device=device)
-            width = max(int(np.prod(src.shape[2:])), layer.num_neurons, 1)
-            chunk = max(1, chunk_elements // width)  # bounds the float temporaries per call
-            try:
-                a = _apply_synapse(syn, layer, src, chunk)
-            except ValueError as exc:
-                from ckd_toolchain.errors import InputError
-                raise InputError(net.path, f"layer/{layer.file_index}/weight: {exc}")
-        s, u, v = _lif_layer(physical(a, 2), T, _layer_bias(layer, input_bias, B, device), layer, k,
-                             reset_interval, record, lif)
+            a = _block_input(net, layer, groups[k], spikes, x, T, B, device, chunk_elements)
+        s, u, v = _lif_layer(physical(a, 2), T, _layer_bias(layer, input_bias, B, device), layer,
+                             layer.reset_phase(k), reset_interval, record, lif)
         del a
         nsp = len(layer.shape)
         out = {}
@@ -235,5 +226,32 @@ def simulate(net: NetxNetwork, num_steps: int, input_spikes: np.ndarray | None,
                     res = _to_lava_output(logical(val, 2), nsp)
                 out[var] = res.view(np.int8) if var == "s" else res
         results.append(out)
-        s_prev = logical(s, 2)
+        if k in last_use:
+            spikes[k] = logical(s, 2)
+        for src in [j for j in spikes if last_use[j] <= k]:
+            del spikes[src]
     return results
+
+
+def _block_input(net: NetxNetwork, layer: LayerSpec, groups: list[SynapseSpec], spikes: dict, x, T: int, B: int,
+                 device, chunk_elements: int) -> torch.Tensor:
+    """The synaptic input ``a`` of one block: the sum of its synapse groups' outputs, each reading
+    its source block's spikes of the previous step; with several groups the sum wraps at 32 bits
+    as Lava's int32 ``a_in`` port adds them (``PyInPortVectorDense.recv``)."""
+    out_shape = tuple(reversed(layer.shape))
+    total = None
+    for spec in groups:
+        src = x if spec.source < 0 else spikes[spec.source]
+        if src is None:
+            src = torch.zeros((T, B) + tuple(reversed(spec.in_shape)), dtype=torch.uint8, device=device)
+        width = max(int(np.prod(src.shape[2:])), layer.num_neurons, 1)
+        chunk = max(1, chunk_elements // width)  # bounds the float temporaries per call
+        try:
+            a = _apply_synapse(_synapse(spec, device), spec, out_shape, src, chunk)
+        except ValueError as exc:
+            from ckd_toolchain.errors import InputError
+            raise InputError(net.path, f"layer/{layer.file_index}/weight: {exc}")
+        if len(groups) == 1:
+            return a
+        total = a.to(torch.int64) if total is None else total + a.to(torch.int64)
+    return fp.wrap_int32(total).to(torch.int32)
