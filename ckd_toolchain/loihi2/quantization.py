@@ -173,18 +173,40 @@ def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: flo
     ``thermometer=(n, block)``: the layer reads a thermometer pool; its mantissas are rounded with
     :func:`thermometer_round` (prefix sums rounded once) instead of one by one.
     """
-    w = np.asarray(weight, dtype=np.float64)
+    q, _ = quantize_groups([weight], bias, threshold, fixed_scale, [thermometer])
+    return q
+
+
+def quantize_groups(weights: list[np.ndarray], bias: np.ndarray | None, threshold: float | None,
+                    fixed_scale: float | None = None,
+                    thermometers: list[tuple[int, int] | None] | None = None
+                    ) -> tuple[QuantizedSynapse, list[np.ndarray]]:
+    """Quantise the synapse groups into ONE neuron layer on one shared scale.
+
+    A neuron sums all its groups before its threshold, so every group's weights, the bias and
+    ``vThMant`` are integers on the same scale ``s`` (module docstring; ``s`` and the shared
+    mantissa exponent are taken over all groups' weights together). Each ``weights[g]`` is
+    ``(O, ...)``; ``thermometers[g]`` is that group's ``(n, block)`` when it reads a thermometer
+    pool. Returns the layer's :class:`QuantizedSynapse` (``weight``: the first group's integers,
+    statistics over all groups) and every group's stored integers."""
+    ws = [np.asarray(w, dtype=np.float64) for w in weights]
+    therm = list(thermometers or [None] * len(ws))
+    flat = np.concatenate([w.reshape(w.shape[0], -1) for w in ws], axis=1) if len(ws) > 1 else ws[0]
     b = None if bias is None else np.asarray(bias, dtype=np.float64)
-    s, limited_by = layer_scale(w, b, threshold, fixed_scale)
-    ws = w * s
-    mant_exp = mantissa_exponent(ws)
-    m_raw = np.rint(ws / 2**mant_exp) if thermometer is None else \
-        thermometer_round(ws / 2**mant_exp, *thermometer)
-    m = np.clip(m_raw, WEIGHT_MANT_MIN, WEIGHT_MANT_MAX)
-    sat_w = int(np.count_nonzero(m != m_raw))
-    W = (m * 2**mant_exp).astype(np.int64)
-    err = w - W / s
-    rms_w = float(np.sqrt(np.mean(w**2))) if w.size else 0.0
+    s, limited_by = layer_scale(flat, b, threshold, fixed_scale)
+    mant_exp = mantissa_exponent(flat * s)
+    stored, errs, sq, sat_w = [], [], [], 0
+    for w, th in zip(ws, therm):
+        scaled = w * s / 2**mant_exp
+        m_raw = np.rint(scaled) if th is None else thermometer_round(scaled, *th)
+        m = np.clip(m_raw, WEIGHT_MANT_MIN, WEIGHT_MANT_MAX)
+        sat_w += int(np.count_nonzero(m != m_raw))
+        W = (m * 2**mant_exp).astype(np.int64)
+        stored.append(W)
+        errs.append((w - W / s).ravel())
+        sq.append((w**2).ravel())
+    err, w2 = np.concatenate(errs), np.concatenate(sq)
+    rms_w = float(np.sqrt(np.mean(w2))) if w2.size else 0.0
     qb, sat_b, b_err = None, 0, 0.0
     if b is not None:
         qb_f, b_raw = bias_mantissa(b, s)
@@ -196,15 +218,17 @@ def quantize_synapse(weight: np.ndarray, bias: np.ndarray | None, threshold: flo
     else:
         vth = threshold_mantissa(threshold, s)
         th_err = abs(float(threshold) - vth / s)
-    if np.any(W != 0):
-        _, nbits, nexp, _ = optimize_weight_bits(W)
+    W0 = stored[0]
+    if np.any(W0 != 0):
+        _, nbits, nexp, _ = optimize_weight_bits(W0)
     else:
         nbits, nexp = 0, 0
-    return QuantizedSynapse(
-        weight=W, bias=qb, vth_mant=vth, scale=float(s), mant_exp=mant_exp,
+    q = QuantizedSynapse(
+        weight=W0, bias=qb, vth_mant=vth, scale=float(s), mant_exp=mant_exp,
         netx_weight_exponent=nexp, netx_weight_bits=nbits,
         quant_error_rms=float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
         quant_error_max=float(np.max(np.abs(err))) if err.size else 0.0,
         weight_rel_error_rms=(float(np.sqrt(np.mean(err**2))) / rms_w) if rms_w > 0 else 0.0,
         bias_error_max=b_err, threshold_error=th_err,
         saturated_weights=sat_w, saturated_biases=sat_b, scale_limited_by=limited_by)
+    return q, stored

@@ -2,14 +2,15 @@
 
 :func:`run_loihi_batch` runs the ``.net`` written for ``net`` (``write_netx`` /
 ``netx_mapping.nir_to_netx`` with ``num_steps = T + L``) on ``x[B, T, *input_shape]``: the input
-is binarised (``x > 0`` is a spike), padded with ``L`` empty steps (``L`` = mapped layers) and run
+is binarised (``x > 0`` is a spike), padded with ``L`` empty steps (``L`` = the read-out's depth:
+the number of mapped layers for a chain, ``MappedNetwork.readout_depth`` for a graph) and run
 for ``T + L`` steps with ``reset_interval = T + L`` (timing scheme in
 :func:`ckd_toolchain.hardware.lowering.netx_mapping.write_mapped`). Logits are the read-out layer's output in the window
 ``[L, L + T)``: its spikes, or its ``v`` divided by ``64·scale`` (its per-step float value).
 
 Step accounting (``split=True``): block ``k`` (block 0 = the input neuron, block ``j >= 1`` =
-mapped layer ``j - 1``) receives the sample's first step at record index ``k`` and is reset there,
-so its *window* is ``[k, k + T)``: the ``T`` steps a layer works on a sample when samples are
+mapped layer ``j - 1``) receives the sample's first step at record index ``d`` (its depth, ``k`` in
+a chain) and is reset there, so its *window* is ``[d, d + T)``: the ``T`` steps a layer works on a sample when samples are
 pipelined back to back (``reset_interval = T``, no padding). Everything outside the window is the
 single isolated sample's *fill/drain*: steps before ``k`` (bias transient, erased by the reset)
 and after ``k + T`` (neurons keep integrating their bias once the input has passed).
@@ -40,7 +41,7 @@ def run_loihi_batch(net_path: str, net, x: np.ndarray, sim: str = "fast", timeou
     from ckd_toolchain.simulators.loihi.api import torch_order_to_lava
 
     B, T = x.shape[:2]
-    L = len(net.layers)
+    L = net.readout_depth      # = len(net.layers) for a chain; relays/shortcuts make it differ in a graph
     steps = T + L
     xs = np.zeros((B, steps, *x.shape[2:]), dtype=np.int8)
     xs[:, :T] = (x > 0)
@@ -57,5 +58,6 @@ def run_loihi_batch(net_path: str, net, x: np.ndarray, sim: str = "fast", timeou
     counts = [_lava_to_chw(r["s"].sum(axis=-1)).astype(np.float64) for r in res]   # [B, *shape]
     if not split:
         return out, counts
-    window = [_lava_to_chw(r["s"][..., k:k + T].sum(axis=-1)).astype(np.float64) for k, r in enumerate(res)]
+    phases = [0] + [net.depth_of(i) for i in range(len(net.layers))]   # block k's first input step
+    window = [_lava_to_chw(r["s"][..., p:p + T].sum(axis=-1)).astype(np.float64) for p, r in zip(phases, res)]
     return out, window, [c - w for c, w in zip(counts, window)]

@@ -131,15 +131,19 @@ class _Stats:
             self.layers[i] += c.sum(0).reshape(self.layers[i].shape)
 
     def per_layer(self) -> tuple[float, list[dict]]:
-        """Input spikes per inference and, per layer, its input spikes, synaptic ops and spikes."""
+        """Input spikes per inference and, per layer, its input spikes, synaptic ops and spikes
+        (summed over the layer's synapse groups when it has several: graph lowering)."""
         n = max(self.n, 1)
-        prev, out = self.input, []
-        for layer, cnt in zip(self.net.layers, self.layers):
-            deg = out_degree(layer)
-            out.append({"input_spikes_per_inference": float(prev.sum() / n),
-                        "synaptic_ops_per_inference": float((prev.reshape(deg.shape) * deg).sum() / n),
+        out = []
+        for i, (layer, cnt) in enumerate(zip(self.net.layers, self.layers)):
+            arriving = ops = 0.0
+            for src, group in self.net.synapse_groups(i):
+                prev = self.input if src < 0 else self.layers[src]
+                deg = out_degree(group)
+                arriving += float(prev.sum() / n)
+                ops += float((prev.reshape(deg.shape) * deg).sum() / n)
+            out.append({"input_spikes_per_inference": arriving, "synaptic_ops_per_inference": ops,
                         "spikes_per_inference": float(cnt.sum() / n) if layer.spiking else 0.0})
-            prev = cnt
         return float(self.input.sum() / n), out
 
     def fill(self, entries: list[dict]) -> float:
@@ -150,17 +154,24 @@ class _Stats:
 
 
 def _float_counts(graph, net: MappedNetwork, x: torch.Tensor, device, dt) -> tuple[np.ndarray, list]:
+    """Logits and per-layer spike counts of the float reference: each mapped layer's count is its
+    NIR neuron node's; a relay layer (graph lowering) re-emits its source's spikes, so it counts
+    what its source counts; a pool layer or the read-out has none in the float graph."""
     from ckd_toolchain.simulators.nir_float import run_nir
 
-    names = [l.name if l.spiking else None for l in net.layers]
+    names = [l.name if l.spiking and l.name in graph.nodes else None for l in net.layers]
     rec = [n for n in names if n is not None]
     y, recd = run_nir(graph, x, dt=dt, device=device, record=rec) if rec else (run_nir(graph, x, dt=dt, device=device), {})
     counts = []
-    for l, n in zip(net.layers, names):
-        if n is None:
-            counts.append(np.zeros((x.shape[0], *l.out_shape)))
-        else:
+    for i, (l, n) in enumerate(zip(net.layers, names)):
+        if n is not None:
             counts.append(recd[n].sum(dim=1).double().cpu().numpy().reshape(x.shape[0], *l.out_shape))
+        elif l.name.startswith("relay") and net.source_of(i) >= 0:
+            counts.append(counts[net.source_of(i)].copy())
+        elif l.name.startswith("relay"):
+            counts.append(x.sum(dim=1).double().cpu().numpy().reshape(x.shape[0], *l.out_shape))
+        else:
+            counts.append(np.zeros((x.shape[0], *l.out_shape)))
     return y.double().cpu().numpy(), counts
 
 
@@ -298,7 +309,7 @@ class DeployRun:
         remove_stale_partials(self.out / "model.net")   # left by a killed deploy
         self.net_path = os.fspath(self.out / "model.net")
         self.tmp_net = os.fspath(self.out / f".model.net.{os.getpid()}.partial")
-        write_mapped(self.net, self.tmp_net, num_steps=self.samples.T + len(self.net.layers),
+        write_mapped(self.net, self.tmp_net, num_steps=self.samples.T + self.net.readout_depth,
                      source=os.fspath(self.nir_path))
 
     def simulate(self) -> _Tally:
@@ -394,7 +405,7 @@ class DeployRun:
     def _fill_drain(self, tally: _Tally) -> dict:
         """What a single isolated sample adds to the steady state on Loihi (``T + L`` steps)."""
         inp, per_layer = tally.fill_drain.per_layer()
-        return {"extra_steps": len(self.net.layers), "input_spikes_per_inference": inp, "layers": per_layer}
+        return {"extra_steps": self.net.readout_depth, "input_spikes_per_inference": inp, "layers": per_layer}
 
     def _mapping(self, tally: _Tally) -> dict:
         mapping = mapping_block(self.net, self.alloc)

@@ -66,7 +66,9 @@ def allocate(layers: list[LoihiLayer]) -> dict:
     npc, spc, cpc = _limit("neurons_per_core"), _limit("synapses_per_core"), _limit("cores_per_chip")
     rows, problems = [], []
     for layer in layers:
-        syn, neu, fan = synapse_count(layer), layer.neurons, max_fan_in(layer)
+        groups = [layer, *getattr(layer, "extra", [])]   # every synapse group lives on the layer's cores
+        syn = sum(synapse_count(g) for g in groups)
+        neu, fan = layer.neurons, sum(max_fan_in(g) for g in groups)
         cores = max(math.ceil(neu / npc), math.ceil(syn / spc), 1)
         fits = fan <= spc
         if not fits:

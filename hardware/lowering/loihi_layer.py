@@ -26,7 +26,37 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ckd_toolchain.loihi2.quantization import QuantizedSynapse
-from ckd_toolchain.netx.model import FORMAT, PASS_THROUGH_NEURON, LayerSpec, NetxNetwork
+from ckd_toolchain.netx.model import FORMAT, PASS_THROUGH_NEURON, LayerSpec, NetxNetwork, SynapseSpec
+
+
+@dataclass
+class MappedSynapse:
+    """A further synapse group into a mapped layer (graph lowering, :mod:`.dag_lowering`): it reads
+    layer ``source`` (index into ``MappedNetwork.layers``, -1 = the input) on the layer's scale.
+    Same attribute names as :class:`LoihiLayer` for its own synapse, so counting code treats both
+    alike (:meth:`MappedNetwork.synapse_groups`)."""
+
+    source: int
+    kind: str                              # "conv" | "dense"
+    in_shape: tuple[int, ...]              # (C, H, W) or (N,) of the source
+    out_shape: tuple[int, ...]
+    weight_float: np.ndarray
+    weight: np.ndarray                     # stored integers, shared scale with the layer
+    stride: tuple[int, int] | None = None
+    padding: tuple[int, int] | None = None
+    dilation: tuple[int, int] | None = None
+    groups: int = 1
+    flatten_before: bool = False
+
+    @property
+    def kernel(self) -> tuple[int, int] | None:
+        return (int(self.weight.shape[2]), int(self.weight.shape[3])) if self.kind == "conv" else None
+
+    def to_spec(self, block_source: int) -> SynapseSpec:
+        lava_in = tuple(reversed(self.in_shape)) if self.kind == "conv" else (int(np.prod(self.in_shape)),)
+        kw = dict(stride=tuple(self.stride), padding=tuple(self.padding), dilation=tuple(self.dilation),
+                  groups=int(self.groups)) if self.kind == "conv" else {}
+        return SynapseSpec(block_source, self.kind, self.weight, lava_in, flatten_input=self.flatten_before, **kw)
 
 
 @dataclass
@@ -43,6 +73,10 @@ class LoihiLayer:
     beta_u: float                          # float current decay factor (0: no current state)
     beta_v: float                          # float voltage leak factor
     notes: list[str] = field(default_factory=list)
+    # graph lowering only (a chain leaves the defaults: source = previous layer, depth = index + 1)
+    source: int | None = None              # layer its own synapse reads (-1 = the input)
+    extra: list[MappedSynapse] = field(default_factory=list)
+    depth: int | None = None               # synaptic hops from the input = netx block phase
 
     @property
     def spiking(self) -> bool:
@@ -119,6 +153,32 @@ class MappedNetwork:
     def output_shape(self) -> tuple[int, ...]:
         return self.layers[-1].out_shape
 
+    def source_of(self, i: int) -> int:
+        """The layer layer ``i``'s own synapse reads (-1 = the input)."""
+        src = self.layers[i].source
+        return i - 1 if src is None else int(src)
+
+    def synapse_groups(self, i: int) -> list[tuple[int, object]]:
+        """``(source, group)`` for every synapse group into layer ``i``: the layer itself (its own
+        synapse) first, then its :class:`MappedSynapse` extras."""
+        layer = self.layers[i]
+        return [(self.source_of(i), layer)] + [(g.source, g) for g in layer.extra]
+
+    def depth_of(self, i: int) -> int:
+        """Synaptic hops from the input block to layer ``i`` (its netx block phase)."""
+        d = self.layers[i].depth
+        return i + 1 if d is None else int(d)
+
+    @property
+    def readout_depth(self) -> int:
+        """Steps the input's first step needs to reach the read-out (``L`` for a chain)."""
+        return self.depth_of(len(self.layers) - 1)
+
+    @property
+    def is_graph(self) -> bool:
+        return any(layer.extra or layer.source not in (None, i - 1) or self.depth_of(i) != i + 1
+                   for i, layer in enumerate(self.layers))
+
     def to_netx(self, source: str = "", input_neuron: bool = True) -> NetxNetwork:
         """The ``.net`` file of this network (:func:`ckd_toolchain.netx.write_netx` writes it).
 
@@ -136,7 +196,14 @@ class MappedNetwork:
                 idx += 1
             attrs = {"name": layer.name, "kind": layer.kind, "nir_nodes": json.dumps(layer.nir_nodes),
                      "scale": float(layer.quant.scale)}
-            blocks.append(replace(layer.netx, file_index=idx, attrs=attrs))
+            k = len(blocks)
+            graph = {}
+            if self.is_graph:   # block = layer index + 1 (block 0: the input neuron), phase = depth
+                if not input_neuron:
+                    raise ValueError("a graph network needs the input neuron block")
+                graph = dict(source=self.source_of(k - 1) + 1, phase=self.depth_of(k - 1),
+                             extra=[g.to_spec(g.source + 1) for g in layer.extra])
+            blocks.append(replace(layer.netx, file_index=idx, attrs=attrs, **graph))
             idx += 1
         first = blocks[0]
         return NetxNetwork(

@@ -11,7 +11,7 @@ cores, chips, limits and their citation, timing scheme and input handling.
 """
 from __future__ import annotations
 
-from ckd_toolchain.hardware.lowering.core_allocation import allocate, synapse_count
+from ckd_toolchain.hardware.lowering.core_allocation import allocate
 from ckd_toolchain.hardware.lowering.loihi_layer import MappedNetwork
 
 TIMING_NOTE = (
@@ -19,6 +19,11 @@ TIMING_NOTE = (
     "layer and runs T+L steps with reset_interval=T+L, so each layer's u/v are zeroed exactly when "
     "its first input arrives (bias transients erased) and the read-out window [L, L+T) equals the "
     "float model's steps [0, T)")
+
+
+GRAPH_TIMING_NOTE = (
+    "; graph network: L is the read-out's depth D = {D} (synaptic hops from the input), each layer's "
+    "netx phase is its own depth, and shortcuts that would arrive early pass through relay layers")
 
 
 def layer_entries(net: MappedNetwork, alloc: dict | None = None) -> list[dict]:
@@ -35,7 +40,8 @@ def layer_entries(net: MappedNetwork, alloc: dict | None = None) -> list[dict]:
             "padding": list(layer.padding) if conv else None,
             "dilation": list(layer.dilation) if conv else None,
             "groups": int(layer.groups), "neurons": int(layer.neurons),
-            "synapses": int(synapse_count(layer)),
+            "synapses": int(place["synapses"]),      # every synapse group into the layer
+            "synapse_groups": 1 + len(layer.extra),
             "weight_exponent": int(q.netx_weight_exponent),
             "quant_error_rms": float(q.quant_error_rms), "quant_error_max": float(q.quant_error_max),
             "saturated": int(q.saturated_weights + q.saturated_biases),
@@ -73,7 +79,8 @@ def mapping_block(net: MappedNetwork, alloc: dict | None = None) -> dict:
         "dt": net.dt, "num_layers": len(net.layers),
         "cores": alloc["cores"], "chips": alloc["chips"], "fits": alloc["fits"],
         "problems": alloc["problems"], "limits": alloc["limits"], "limits_citation": alloc["citation"],
-        "placement": alloc["layers"], "timing": TIMING_NOTE,
+        "placement": alloc["layers"], "timing": TIMING_NOTE + (GRAPH_TIMING_NOTE.format(D=net.readout_depth)
+                                                                  if net.is_graph else ""),
         "input": "pass-through input neuron: an input value > 0 is a spike (binary frames pass unchanged)",
         "layers": layers, "notes": list(net.notes),
     }

@@ -91,6 +91,16 @@ def graph_walk(graph: nir.NIRGraph, where=None) -> tuple[list[str], dict[str, li
     return order, pred
 
 
+def _branches(graph: nir.NIRGraph) -> bool:
+    """True when some node has several incoming or outgoing edges (not a chain)."""
+    ins: dict[str, int] = {}
+    outs: dict[str, int] = {}
+    for src, dst in graph.edges:
+        outs[src] = outs.get(src, 0) + 1
+        ins[dst] = ins.get(dst, 0) + 1
+    return any(v > 1 for v in ins.values()) or any(v > 1 for v in outs.values())
+
+
 def _input_shape(graph: nir.NIRGraph, name: str, where) -> tuple[int, ...]:
     meta = getattr(graph, "metadata", None) or {}
     if "input_shape" in meta:
@@ -261,9 +271,13 @@ def _uniform(vals: np.ndarray, what: str, name: str, where, node_type: str) -> f
     return float(vals.ravel()[0])
 
 
-def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
+def neuron_fold(name: str, node, out_shape, dt: float, has_bias: bool, where) -> dict:
+    """The CUBA-LIF parameters of a NIR neuron node (rules in the module docstring): ``fold`` (per
+    output channel/neuron: the gain and, when θ varies, 1/θ, multiplied into every incoming
+    synapse row and the bias), ``threshold``, ``beta_u``, ``i_decay``, ``a`` (the voltage leak)
+    and ``v_decay``. One-line ``InputError`` naming the node for what Loihi cannot express."""
     t = type(node).__name__
-    out = syn.out_shape
+    out = out_shape
     if node.v_reset is not None and np.any(np.asarray(node.v_reset) != 0):
         raise InputError(where, f"node {name!r} ({t}): v_reset ≠ 0; Loihi's CUBA-LIF resets v to 0")
     if isinstance(node, (nir.LIF, nir.CubaLIF)) and np.any(np.asarray(node.v_leak) != 0):
@@ -281,9 +295,9 @@ def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
     elif isinstance(node, nir.IF):
         a, gain = 1.0, dt * _per_channel(node.r, out, "r", name, where, t)
     else:  # CubaLIF
-        if syn.b is not None and np.any(syn.b != 0):
-            raise InputError(where, f"node {name!r} (CubaLIF): the bias of {syn.names[-1]!r} would enter the synaptic "
-                                    "current I, but Loihi's bias is added to v; not mappable")
+        if has_bias:
+            raise InputError(where, f"node {name!r} (CubaLIF): the bias of its input synapse would enter the "
+                                    "synaptic current I, but Loihi's bias is added to v; not mappable")
         tau_s = _per_channel(node.tau_syn, out, "tau_syn", name, where, t)
         tau_m = _per_channel(node.tau_mem, out, "tau_mem", name, where, t)
         r = _per_channel(node.r, out, "r", name, where, t)
@@ -300,14 +314,20 @@ def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
         fold, thr = gain, float(theta[0])
     else:
         fold, thr = gain / theta, 1.0
+    return {"fold": np.asarray(fold, dtype=np.float64), "threshold": thr, "beta_u": beta_u, "i_decay": i_decay,
+            "a": a, "v_decay": decay_from_beta(a)}
+
+
+def _neuron_layer(syn: _Syn, name: str, node, dt: float, where) -> LoihiLayer:
+    nf = neuron_fold(name, node, syn.out_shape, dt, syn.b is not None and np.any(syn.b != 0), where)
+    fold, thr, i_decay, v_decay = nf["fold"], nf["threshold"], nf["i_decay"], nf["v_decay"]
     w = syn.w * fold.reshape((-1,) + (1,) * (syn.w.ndim - 1))
     b = None if syn.b is None else syn.b * fold
-    v_decay = decay_from_beta(a)
     q = quantize_synapse(w, b, thr, thermometer=syn.thermometer)
     layer = _make_layer(syn, name, w, b, thr, beta_from_decay(i_decay) if i_decay < DECAY_UNITY else 0.0,
                         beta_from_decay(v_decay), i_decay, v_decay, q)
-    if abs(beta_from_decay(v_decay) - a) > 1e-12:
-        layer.notes.append(f"leak {a:.6g} rounded to 12-bit vDecay {v_decay} (= {beta_from_decay(v_decay):.6g})")
+    if abs(beta_from_decay(v_decay) - nf["a"]) > 1e-12:
+        layer.notes.append(f"leak {nf['a']:.6g} rounded to 12-bit vDecay {v_decay} (= {beta_from_decay(v_decay):.6g})")
     return layer
 
 
@@ -372,12 +392,16 @@ def _thermometer_pool_layer(name, node, shape, where) -> LoihiLayer:
 
 def map_graph(graph: nir.NIRGraph, pool_mode: str = "thermometer", dt: float | None = None,
               where: str | os.PathLike | None = None) -> MappedNetwork:
-    """Map a NIR graph to netx layers (rules in the module docstring)."""
+    """Map a NIR graph to netx layers (rules in the module docstring); a graph with branches or
+    joins goes to :func:`ckd_toolchain.hardware.lowering.dag_lowering.map_dag` (a graph file)."""
     if pool_mode not in POOL_MODES:
         raise InputError(None, f"unknown pool mode {pool_mode!r} (choose from {', '.join(POOL_MODES)})")
     meta = dict(getattr(graph, "metadata", None) or {})
     if dt is None and "dt" in meta:
         dt = float(np.asarray(meta["dt"]).ravel()[0])
+    if _branches(graph):   # residual sums / branches: several synapse groups per layer, a graph file
+        from ckd_toolchain.hardware.lowering.dag_lowering import map_dag
+        return map_dag(graph, pool_mode, dt, where)
     order, pred = graph_walk(graph, where)
     input_shape = _input_shape(graph, order[0], where)
     shapes = {order[0]: input_shape}   # each node's output shape (NIR side), for its successors

@@ -46,7 +46,8 @@ def _params(layer, quantized: bool):
 
 
 def _synaptic_input(layer, w, cur: torch.Tensor) -> torch.Tensor:
-    """``W·s_in`` of every step: ``cur[steps, B, ...]`` → ``[steps, B, *out]``."""
+    """``W·s_in`` of every step for one synapse group (``layer``: a mapped layer's own synapse or
+    one of its extra groups): ``cur[steps, B, ...]`` → ``[steps, B, *out]``."""
     steps, B = cur.shape[:2]
     wt = torch.as_tensor(w, dtype=cur.dtype, device=cur.device)
     flat = cur.reshape(steps * B, *cur.shape[2:])
@@ -56,6 +57,10 @@ def _synaptic_input(layer, w, cur: torch.Tensor) -> torch.Tensor:
     else:
         syn = flat.reshape(steps * B, -1) @ wt.T
     return syn.reshape(steps, B, *syn.shape[1:])
+
+
+def _group_weight(layer, group, quantized: bool):
+    return (group.weight if quantized else group.weight_float).astype(np.float64) if group is not layer else None
 
 
 def _bias(b, syn: torch.Tensor):
@@ -85,31 +90,37 @@ def _cuba_lif(syn: torch.Tensor, bu: float, bv: float, bias, thr) -> torch.Tenso
 @torch.no_grad()
 def run_layers(net, x, delayed: bool = False, quantized: bool = False,
                dtype=torch.float64, device="cpu"):
+    """Float run of the mapped layers (module docstring). Layers with several synapse groups
+    (graph lowering) sum them; with ``delayed`` each group adds one step on top of its source's
+    own timing (layer i's output at step t is the float model's step ``t - depth_i``)."""
     x = torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
     B, T = x.shape[0], x.shape[1]
-    L = len(net.layers)
-    steps = T + L if delayed else T
-    cur = torch.zeros((steps, B, *x.shape[2:]), dtype=dtype, device=device)
-    if delayed:
-        cur[1:T + 1] = x.transpose(0, 1)      # layer 1 receives input step t at step t + 1
-    else:
-        cur[:T] = x.transpose(0, 1)
+    D = net.readout_depth if hasattr(net, "readout_depth") else len(net.layers)
+    steps = T + D if delayed else T
+    inp = torch.zeros((steps, B, *x.shape[2:]), dtype=dtype, device=device)
+    inp[:T] = x.transpose(0, 1)            # the input block's spikes (depth 0)
+    outs: dict[int, torch.Tensor] = {-1: inp}
     counts = []
-    for layer in net.layers:
+    groups_of = getattr(net, "synapse_groups", None)
+    for i, layer in enumerate(net.layers):
         w, b, thr, bu, bv = _params(layer, quantized)
-        syn = _synaptic_input(layer, w, cur)
+        groups = groups_of(i) if groups_of else [(i - 1, layer)]
+        syn = None
+        for src, g in groups:
+            cur = outs[src]
+            if delayed:   # one step of synaptic delay per hop
+                cur = torch.cat([torch.zeros_like(cur[:1]), cur[:-1]])
+            gw = w if g is layer else _group_weight(layer, g, quantized)
+            part = _synaptic_input(g, gw, cur)
+            syn = part if syn is None else syn + part
         out = _cuba_lif(syn, bu, bv, _bias(b, syn), thr)
         if thr is not None:
             counts.append(out.sum(dim=0).reshape(B, -1).sum(dim=1).cpu().numpy())
         else:
             counts.append(np.zeros(B))
-        if delayed:   # next layer sees this output one step later
-            cur = torch.zeros_like(out)
-            cur[1:] = out[:-1]
-        else:
-            cur = out
-    # layer k (1-based) receives input step 0 at index k when delayed: read-out window [L, L+T)
-    readout = out.transpose(0, 1)[:, L:L + T] if delayed else out.transpose(0, 1)
+        outs[i] = out
+    # the read-out (depth D) receives the input's step 0 at index D when delayed: window [D, D+T)
+    readout = out.transpose(0, 1)[:, D:D + T] if delayed else out.transpose(0, 1)
     readout = readout.cpu().numpy()
     if quantized and not net.layers[-1].spiking:
         readout = readout / net.layers[-1].quant.scale
