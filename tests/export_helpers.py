@@ -31,9 +31,10 @@ def lif() -> MultiStepLIF:
     return MultiStepLIF(0.5, 1.0)
 
 
-def small_student(arch: str, T: int = 4, classes: int = 4, seed: int = 0) -> SpikingStudent:
+def small_student(arch: str, T: int = 4, classes: int = 4, seed: int = 0, size: int = 48,
+                  width: float = 0.125) -> SpikingStudent:
     torch.manual_seed(seed)
-    cfg = {"arch": arch, "width": 0.125, "num_classes": classes, "T": T, "in_channels": 2, "input_size": 48}
+    cfg = {"arch": arch, "width": width, "num_classes": classes, "T": T, "in_channels": 2, "input_size": size}
     return randomize_bn(build_student(cfg), seed)
 
 

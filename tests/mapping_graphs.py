@@ -71,3 +71,28 @@ def dense_only(seed=0, n_in=12, hidden=8, classes=3):
 
 def spikes(shape, p=0.4, seed=1):
     return (np.random.default_rng(seed).random(shape) < p).astype(np.float32)
+
+
+def residual(seed=0, C=2, H=8, c1=4, c2=8, classes=5, dt=1.0):
+    """A two-block residual graph built from nir primitives only (not our exporter): block 1 has an
+    identity shortcut (LIF l1's spikes and conv c3 both enter LIF l3: NIR sums incoming edges),
+    block 2 a stride-2 3x3 path and a stride-2 1x1 conv shortcut into LIF l5, then a global
+    average pool, Flatten and an Affine read-out."""
+    rng = np.random.default_rng(seed)
+    h = H // 2
+    n = {"input": nir.Input(input_type={"input": np.array([C, H, H])}),
+         "c1": conv(rng.normal(0, 0.7, (c1, C, 3, 3)), rng.normal(0, 0.1, c1), (H, H)), "l1": lif((c1, H, H)),
+         "c2": conv(rng.normal(0, 0.5, (c1, c1, 3, 3)), np.zeros(c1), (H, H)), "l2": lif((c1, H, H)),
+         "c3": conv(rng.normal(0, 0.5, (c1, c1, 3, 3)), rng.normal(0, 0.1, c1), (H, H)), "l3": lif((c1, H, H)),
+         "c4": conv(rng.normal(0, 0.5, (c2, c1, 3, 3)), np.zeros(c2), (H, H), stride=2), "l4": lif((c2, h, h)),
+         "c5": conv(rng.normal(0, 0.4, (c2, c2, 3, 3)), np.zeros(c2), (h, h)),
+         "c6": conv(rng.normal(0, 0.6, (c2, c1, 1, 1)), rng.normal(0, 0.1, c2), (H, H), stride=2, padding=0),
+         "l5": lif((c2, h, h)),
+         "p": nir.AvgPool2d(kernel_size=np.array([h, h]), stride=np.array([h, h]), padding=np.array([0, 0])),
+         "f": nir.Flatten(input_type={"input": np.array([c2, 1, 1])}, start_dim=0),
+         "fc": nir.Affine(weight=rng.normal(0, 0.8, (classes, c2)), bias=rng.normal(0, 0.1, classes)),
+         "output": nir.Output(output_type={"output": np.array([classes])})}
+    edges = [("input", "c1"), ("c1", "l1"), ("l1", "c2"), ("c2", "l2"), ("l2", "c3"), ("c3", "l3"), ("l1", "l3"),
+             ("l3", "c4"), ("c4", "l4"), ("l4", "c5"), ("c5", "l5"), ("l3", "c6"), ("c6", "l5"),
+             ("l5", "p"), ("p", "f"), ("f", "fc"), ("fc", "output")]
+    return nir.NIRGraph(nodes=n, edges=edges, metadata={"dt": dt, "T": 6, "input_shape": np.array([C, H, H])})
