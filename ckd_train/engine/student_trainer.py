@@ -319,6 +319,7 @@ class StudentRun:
         row_n = shard(plan.nld_noise[b], self.rank, self.world, axis=0) if plan.nld_noise is not None else None
         self.optimizer.zero_grad(set_to_none=True)
         snap = _bn_snapshot(objective) if micro > 1 else None
+        nbt0 = [bn.num_batches_tracked.clone() for bn in ddp.bn_modules(objective)] if snap is not None else None
         acc_bufs = None
         total_loss = 0.0
         for k in range(micro):
@@ -342,8 +343,8 @@ class StudentRun:
         if acc_bufs is not None:
             for b_, a in zip(ddp.bn_buffers(objective), acc_bufs):
                 b_.copy_(a / micro)
-            for bn in ddp.bn_modules(objective):  # one step = one BN update, as on each DDP rank
-                bn.num_batches_tracked.sub_(micro - 1)
+            for bn, n0 in zip(ddp.bn_modules(objective), nbt0):  # the updates of one micro pass, as on each DDP rank
+                bn.num_batches_tracked.copy_(n0 + (bn.num_batches_tracked - n0) // micro)
         self.optimizer.step()
         self.scheduler.step()
         ddp.average_bn_buffers(objective)
