@@ -1,7 +1,11 @@
 """DVS training augmentations on frames ``[T, 2, S, S]`` (same transform for every time step).
 
-1. random crop with 4-pixel zero padding (``RandomCrop(S, padding=4)`` as in the baselines):
-   pad 4 px on every side, take an S × S window at a uniformly random offset in [0, 8]².
+1. random crop with ``p = S // 12`` pixels of zero padding (He et al.'s
+   ``transforms.RandomCrop(size, padding=size // 12)`` on the resized frames ``[T, 2, S, S]``,
+   Brain-Cog-Lab/Transfer-for-DVS braincog/datasets/datasets.py:1291 N-Caltech101 and :1440 CEP-DVS, the branch without ``--DVS-DA``;
+   one crop for all T and both polarities; p = 4 at S = 48): pad p px on every side, take an
+   S × S window at a uniformly random offset in [0, 2p]² (torchvision ``RandomCrop.get_params``).
+   With ``hflip`` and ``rotate`` off this is their whole training transform ("random crop only").
 2. horizontal flip with probability 0.5 (``hflip``).
 3. rotation by an angle uniform in [-15°, +15°] about the centre (``rotate``), zero fill,
    *nearest-neighbour* sampling so that binary frames stay binary and counts stay counts.
@@ -16,7 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-PAD = 4
+PAD = 4  # S // 12 at S = 48
+
+
+def crop_padding(size: int) -> int:
+    """``size // 12`` (datasets.py:1291, 1440)."""
+    return int(size) // 12
 MAX_ROTATION_DEG = 15.0
 
 
@@ -41,7 +50,7 @@ def rotate(frames: torch.Tensor, degrees: float) -> torch.Tensor:
 
 
 def augment_dvs(frames: torch.Tensor, rng: np.random.Generator, hflip: bool = True, rotation: bool = True) -> torch.Tensor:
-    out = random_crop(frames, rng)
+    out = random_crop(frames, rng, pad=crop_padding(frames.shape[-1]))
     if hflip and rng.random() < 0.5:
         out = torch.flip(out, dims=(-1,))
     if rotation:

@@ -52,11 +52,15 @@ class DataConfig:
     val_fraction    fraction of each class's training part carved out (seeded) for validation.
     train_fraction  per class, the first `train_fraction` of the files (file order) are train+val,
                     the rest test (the baselines' 90/10 rule).
+    test_fraction   None: the rest after the training part is the test split; else only the next
+                    `n - round(n * (1 - test_fraction))` files per class (He et al.'s CEP-DVS "100 per
+                    class": 0.2 of 500 after a 0.5 training part; splits.py).
     seed            seeds the validation carve-out, the DVS train limit and augmentation.
     dvs_train_limit None, or the number of DVS training samples kept per class.
     cache_dir       where event frames are cached; None → `<root>/.frames-cache`.
-    augment         DVS train augmentation (random crop with 4-px padding, h-flip, ±15° rotation).
-    hflip, rotate   sub-switches of `augment`.
+    augment         DVS train augmentation (random crop with `size // 12` px padding, h-flip, ±15° rotation).
+    hflip, rotate   sub-switches of `augment` (both false: random crop only, He et al.'s N-Caltech101 and
+                    CEP-DVS training transform, augment.py).
     skip_bad        skip corrupt files with a warning and a count instead of failing.
     """
 
@@ -70,6 +74,7 @@ class DataConfig:
     resize: str = "antialias"
     val_fraction: float = 0.1
     train_fraction: float = 0.9
+    test_fraction: float | None = None
     seed: int = 0
     dvs_train_limit: int | None = None
     cache_dir: str | None = None
@@ -100,6 +105,8 @@ class DataConfig:
             problems.append(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
         if not (0.0 < float(self.train_fraction) <= 1.0):
             problems.append(f"train_fraction must be in (0, 1], got {self.train_fraction!r}")
+        if self.test_fraction is not None and not (0.0 < float(self.test_fraction) <= 1.0 - float(self.train_fraction) + 1e-9):
+            problems.append(f"test_fraction must be None or in (0, 1 - train_fraction], got {self.test_fraction!r}")
         if self.dvs_train_limit is not None and not (isinstance(self.dvs_train_limit, int) and self.dvs_train_limit >= 1):
             problems.append(f"dvs_train_limit must be None or an int >= 1, got {self.dvs_train_limit!r}")
         if problems:

@@ -158,7 +158,8 @@ def build_datasets(cfg: DataConfig, log: Callable[[str], None] | None = None) ->
             out[classes[items[i][1]]].append(row)
         return out
 
-    split_args = dict(train_fraction=cfg.train_fraction, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    split_args = dict(train_fraction=cfg.train_fraction, val_fraction=cfg.val_fraction, seed=cfg.seed,
+                      test_fraction=cfg.test_fraction)
     dvs_split = split_per_class(by_class(dvs_list, good), classes, limit=cfg.dvs_train_limit, **split_args)
     rgb_split = split_per_class(by_class(rgb_list, good_rgb), classes, **split_args)
 

@@ -26,7 +26,8 @@ from ckd_toolchain.errors import InputError
 NULLABLE: dict[tuple[str, str], type] = {("train", "lr"): float, ("train", "threads"): int,
                                          ("teacher", "weights"): str, ("data", "root"): str,
                                          ("data", "rgb_root"): str, ("data", "cache_dir"): str,
-                                         ("data", "dvs_train_limit"): int}
+                                         ("data", "dvs_train_limit"): int, ("method", "bn_stats"): str,
+                                         ("data", "test_fraction"): float}
 #: keys the trainer writes into the resolved config (checkpoints hold them)
 EXTRA_KEYS: dict[str, dict[str, type]] = {"teacher": {"checkpoint": str, "num_classes": int},
                                           "train": {"eval_test_every_epoch": bool}}

@@ -18,6 +18,8 @@ import dataclasses
 
 import numpy as np
 
+SAMPLERS = ("shuffle", "class-balanced")
+
 
 @dataclasses.dataclass
 class EpochPlan:
@@ -31,17 +33,30 @@ class EpochPlan:
         return self.dvs_idx.shape[0]
 
 
+def class_balanced_probabilities(labels) -> np.ndarray:
+    """``p_i = 1 / (K * n_c(i))``: every class equally likely (module docstring)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    counts = np.bincount(labels)
+    p = 1.0 / (np.count_nonzero(counts) * counts[labels])
+    return p / p.sum()
+
+
 def make_epoch_plan(seed: int, epoch: int, dvs_labels: list[int], global_batch: int,
-                    pair_for_label=None, noise_classes: int = 0) -> EpochPlan:
+                    pair_for_label=None, noise_classes: int = 0, sampler: str = "shuffle") -> EpochPlan:
     rng = np.random.default_rng([int(seed), int(epoch)])
     n = len(dvs_labels)
     if n == 0:
         raise ValueError("empty DVS training set")
-    perm = rng.permutation(n)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     n_batches = -(-n // global_batch)
-    pad = n_batches * global_batch - n
-    if pad:
-        perm = np.concatenate([perm, np.resize(rng.permutation(n), pad)])
+    if sampler == "class-balanced":
+        perm = rng.choice(n, size=n_batches * global_batch, replace=True, p=class_balanced_probabilities(dvs_labels))
+    else:
+        perm = rng.permutation(n)
+        pad = n_batches * global_batch - n
+        if pad:
+            perm = np.concatenate([perm, np.resize(rng.permutation(n), pad)])
     dvs_idx = perm.reshape(n_batches, global_batch)
     if pair_for_label is not None:
         rgb_idx = np.array([pair_for_label(int(dvs_labels[i]), rng) for i in perm], dtype=np.int64)

@@ -17,8 +17,10 @@ with ``L_cls-e = TET(dvs-head logits of the DVS stream)``, ``L_cls-s = TET(stati
 the static stream)`` (static stream = V channel x T, some samples replaced by their paired DVS
 sample, Eq. 8), ``L_DA`` Eq. 6 (:class:`~ckd_toolchain.ckd_train.losses.DomainAlignment`) and ``L_KD`` the chosen
 logit-distillation loss between the time-averaged static-head logits and the frozen teacher's
-logits on the paired HSV image (Eq. 9). Both streams go through the shared student in one pass
-(one ``[T, 2B, ...]`` batch), so BN sees both domains together.
+logits on the paired HSV image (Eq. 9). Both streams go through the shared student; which samples
+BN normalises together is ``method.bn_stats`` (``mixed``: one ``[T, 2B, ...]`` pass, BN sees both
+domains together; ``per-stream``; ``per-stream-per-step``: He et al.'s) and which pass updates the
+running statistics ``method.bn_running`` (:mod:`ckd_toolchain.ckd_train.models.bn_stats`).
 
 ``L_KD`` is ``method.kd_loss`` (:data:`~ckd_toolchain.ckd_train.losses.KD_LOSSES`: kd, dkd, dist,
 luminet, nld; NLD's noise ``eps`` comes from the epoch plan). With ``method.samd_weight = w > 0``
@@ -40,6 +42,7 @@ from torch import nn
 
 from ckd_toolchain.ckd_train.losses import (KD_LOSSES, DomainAlignment, samd_loss, sigma_weighted_cka,
                                             sigma_weighted_tet, spike_activation_map, tet_loss)
+from ckd_toolchain.ckd_train.models.bn_stats import resolve_bn_stats
 
 DVS_LOSS_FORMS = ("he2024", "eq11-literal")
 PUBLISHED_BETA = {"transfer": 0.5, "ckd": 1.0}  # main_transfer.py:330 / README.md:74; CKD Sec. IV-A
@@ -70,17 +73,18 @@ class StudentObjective(nn.Module):
                    if self.method != "dvs-only" else None)
         self.kd_fn = KD_LOSSES[self.m.get("kd_loss", "kd")]
         self.samd_weight = float(self.m.get("samd_weight", 0.0) or 0.0) if self.method == "ckd" else 0.0
+        self.bn_stats = resolve_bn_stats(self.m)  # ckd_train/models/bn_stats.py
 
     def forward(self, x_dvs, y, x_static=None, teacher_logits=None, kd_weight: float = 0.0,
                 nld_noise=None, teacher_cam=None, samd_keep=None):
         m = self.m
         lam, phi = float(m["tet_lambda"]), float(m["tet_phi"])
         if self.method == "dvs-only":
-            logits = self.student(x_dvs, head="dvs")
+            logits = self.student.forward_dvs(x_dvs, self.bn_stats)
             loss = tet_loss(logits, y, lam, phi)
             return loss, {"loss": loss.detach(), "cls_e": loss.detach()}, logits.detach()
-        outs = self.student.forward_both(x_dvs, x_static, separate_bn=bool(m.get("separate_bn", False)),
-                                         spike_map=self.samd_weight > 0)
+        outs = self.student.forward_both(x_dvs, x_static, bn_stats=self.bn_stats,
+                                         bn_running=str(m.get("bn_running", "dvs")), spike_map=self.samd_weight > 0)
         logits_d, logits_s, f_d, f_s = outs[:4]
         cls_s = tet_loss(logits_s, y, lam, phi)
         if self.form == "he2024":

@@ -17,6 +17,12 @@ Issue 12 (He et al.'s recipe by default, the earlier behaviour as named options)
 ``method.dvs_loss`` ``he2024`` | ``eq11-literal`` and ``method.beta`` null = the method's published
 CKA weight (:mod:`ckd_toolchain.ckd_train.engine.objective`), ``method.theta_init`` 1.0 (earlier 0.0),
 ``train.no_decay_1d`` true (:mod:`ckd_toolchain.ckd_train.engine.param_groups`; earlier false).
+Named options the paper recipes set (defaults = the earlier behaviour): ``method.bn_stats``
+``mixed`` | ``per-stream`` | ``per-stream-per-step`` (null: ``per-stream`` if the older
+``method.separate_bn`` else ``mixed``) and ``method.bn_running`` ``dvs`` | ``both``
+(:mod:`ckd_toolchain.ckd_train.models.bn_stats`); ``train.lr_schedule`` ``cosine-step`` | ``cosine-epoch``
+(with ``train.min_lr``, ``train.warmup_lr``; :mod:`ckd_toolchain.ckd_train.losses.schedules`);
+``train.sampler`` ``shuffle`` | ``class-balanced`` (:mod:`ckd_toolchain.ckd_train.engine.epoch_plan`).
 
 Learning rate (He et al. / CKD recipe): ``lr = lr_base * global_batch / lr_ref_batch`` unless
 ``train.lr`` is given explicitly.
@@ -43,11 +49,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "method": {"name": "ckd", "kd_loss": "kd", "tau": 4.0, "alpha": 1.0, "beta": None,
                "e_th": 100.0, "k": 0.1, "tet_lambda": 1e-3, "tet_phi": 1.0, "replacement": True,
                "separate_bn": False, "nld_weight": 0.9, "samd_weight": 0.0, "samd_tau": 2.0,
-               "dvs_loss": "he2024", "theta_init": 1.0},
+               "dvs_loss": "he2024", "theta_init": 1.0, "bn_stats": None, "bn_running": "dvs"},
     "train": {"epochs": 300, "batch_size": 120, "lr": None, "lr_base": 5e-3, "lr_ref_batch": 1024,
               "weight_decay": 0.01, "warmup_epochs": 5, "seed": 0, "device": "auto", "amp": True,
               "compile": False, "micro_batches": 1, "eval_batch_size": 256, "threads": None,
-              "progress": True, "fixed_point_epochs": 0, "no_decay_1d": True},
+              "progress": True, "fixed_point_epochs": 0, "no_decay_1d": True,
+              "lr_schedule": "cosine-step", "min_lr": 1e-5, "warmup_lr": 1e-6, "sampler": "shuffle"},
 }
 
 
@@ -115,6 +122,7 @@ def validate(cfg: dict) -> dict:
     if cfg["method"].get("dvs_loss", "he2024") not in DVS_LOSS_FORMS:
         raise InputError(None, f"method.dvs_loss must be one of {', '.join(DVS_LOSS_FORMS)}, "
                                f"got {cfg['method'].get('dvs_loss')!r}")
+    _validate_choices(cfg)
     for sec, key in (("train", "epochs"), ("train", "batch_size")):
         v = cfg[sec][key]
         if not isinstance(v, int) or v < 1:
@@ -156,6 +164,24 @@ def check_resume_config(path, saved: dict, cfg: dict, allow_changed: bool, log, 
         raise InputError(path, f"--resume: the checkpoint was written with other settings: {', '.join(changed)} "
                                "(use --allow-changed-config to continue with the new ones)")
     log(f"ckd-train: --allow-changed-config: resuming with changed {', '.join(changed)}")
+
+
+def _validate_choices(cfg: dict) -> None:
+    """The string options of issue 12 (BN statistics, LR schedule, sampler) name a known mode."""
+    from ckd_toolchain.ckd_train.engine.epoch_plan import SAMPLERS
+    from ckd_toolchain.ckd_train.losses.schedules import LR_SCHEDULES
+    from ckd_toolchain.ckd_train.models.bn_stats import BN_RUNNING_MODES, BN_STATS_MODES
+
+    meth, tr = cfg["method"], cfg["train"]
+    checks = (("method", "bn_stats", meth.get("bn_stats"), (None, *BN_STATS_MODES)),
+              ("method", "bn_running", meth.get("bn_running", "dvs"), BN_RUNNING_MODES),
+              ("train", "lr_schedule", tr.get("lr_schedule", "cosine-step"), LR_SCHEDULES),
+              ("train", "sampler", tr.get("sampler", "shuffle"), SAMPLERS))
+    for sec, key, v, allowed in checks:
+        if v not in allowed:
+            raise InputError(None, f"{sec}.{key} must be one of {', '.join(str(a) for a in allowed if a)}, got {v!r}")
+    if meth.get("bn_stats") == "mixed" and meth.get("separate_bn"):
+        raise InputError(None, "method.bn_stats mixed contradicts method.separate_bn true (use bn_stats alone)")
 
 
 def _validate_distillation(meth: dict) -> None:

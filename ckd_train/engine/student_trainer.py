@@ -1,7 +1,8 @@
 """Student training loop (dvs-only | transfer | ckd), single process or torchrun DDP.
 
-Per epoch: a deterministic :mod:`epoch plan <ckd_train.engine.epoch_plan>`, one optimiser step per
-global batch (AdamW, per-step cosine schedule with linear warm-up), evaluation of the DVS head on
+Per epoch: a deterministic :mod:`epoch plan <ckd_train.engine.epoch_plan>` (``train.sampler``), one
+optimiser step per global batch (AdamW, cosine schedule with linear warm-up, per step or per epoch:
+``train.lr_schedule``), evaluation of the DVS head on
 the DVS validation and test splits, ``last.pt`` every epoch and ``best.pt`` when validation accuracy
 improves (both atomic), ``metrics.csv`` and ``summary.json``. ``resume=True`` continues from
 ``last.pt`` and ends with the same weights as an uninterrupted run (all randomness of an epoch is
@@ -37,7 +38,8 @@ from ckd_toolchain.ckd_train.engine.objective import StudentObjective
 from ckd_toolchain.ckd_train.engine.param_groups import weight_decay_groups
 from ckd_toolchain.ckd_train.engine.run_config import check_resume_config, learning_rate, validate
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.ckd_train.losses import cosine_warmup_factor, kd_phase_weight, replacement_probability
+from ckd_toolchain.ckd_train.losses import kd_phase_weight, replacement_probability
+from ckd_toolchain.ckd_train.losses.schedules import lr_factor
 from ckd_toolchain.ckd_train.models import build_student, student_config
 from ckd_toolchain.ckd_train.models.fixed_point_training import GRID_NAME, freeze_batchnorm
 
@@ -234,9 +236,9 @@ class StudentRun:
                                                           bool(tr.get("no_decay_1d", True))), lr=lr)
         dvs_labels = list(data.dvs_train.labels)
         n_batches = -(-len(dvs_labels) // G)
-        total_steps = int(tr["epochs"]) * n_batches
-        warm = int(tr["warmup_epochs"]) * n_batches
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_warmup_factor(s, total_steps, warm))
+        sched = (str(tr.get("lr_schedule", "cosine-step")), n_batches, int(tr["epochs"]), int(tr["warmup_epochs"]), lr,
+                 float(tr.get("min_lr", 1e-5)), float(tr.get("warmup_lr", 1e-6)))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(sched[0], s, *sched[1:]))
         return cls(cfg=cfg, out=Path(out_dir), log=log, stop_after=stop_after, device=device, rank=rank,
                    world=world, data=data, student=student, objective=objective, autocast=autocast,
                    t_logits=t_logits, t_cams=t_cams, optimizer=optimizer, scheduler=scheduler, lr=lr, dvs_labels=dvs_labels,
@@ -275,7 +277,8 @@ class StudentRun:
         pair = self.data.pair_rgb_for_label if self.method != "dvs-only" else None
         nld = self.method == "ckd" and self.meth.get("kd_loss") == "nld"
         plan = make_epoch_plan(self.seed, epoch, self.dvs_labels, self.global_batch, pair,
-                               noise_classes=len(self.data.classes) if nld else 0)
+                               noise_classes=len(self.data.classes) if nld else 0,
+                               sampler=str(self.tr.get("sampler", "shuffle")))
         gamma = (kd_phase_weight(epoch, float(self.meth["e_th"]), float(self.meth["k"]))
                  if self.method == "ckd" else 0.0)
         self.objective.train()
@@ -316,6 +319,7 @@ class StudentRun:
         row_n = shard(plan.nld_noise[b], self.rank, self.world, axis=0) if plan.nld_noise is not None else None
         self.optimizer.zero_grad(set_to_none=True)
         snap = _bn_snapshot(objective) if micro > 1 else None
+        nbt0 = [bn.num_batches_tracked.clone() for bn in ddp.bn_modules(objective)] if snap is not None else None
         acc_bufs = None
         total_loss = 0.0
         for k in range(micro):
@@ -339,8 +343,8 @@ class StudentRun:
         if acc_bufs is not None:
             for b_, a in zip(ddp.bn_buffers(objective), acc_bufs):
                 b_.copy_(a / micro)
-            for bn in ddp.bn_modules(objective):  # one step = one BN update, as on each DDP rank
-                bn.num_batches_tracked.sub_(micro - 1)
+            for bn, n0 in zip(ddp.bn_modules(objective), nbt0):  # the updates of one micro pass, as on each DDP rank
+                bn.num_batches_tracked.copy_(n0 + (bn.num_batches_tracked - n0) // micro)
         self.optimizer.step()
         self.scheduler.step()
         ddp.average_bn_buffers(objective)

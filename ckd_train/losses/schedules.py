@@ -17,10 +17,26 @@ Cosine with warm-up (per step ``s`` of ``S`` total, ``W`` warm-up steps)::
 
     f(s) = (s + 1) / W                                    s < W
     f(s) = 0.5 * (1 + cos(pi * (s - W) / (S - W)))        otherwise
+
+``train.lr_schedule``: ``cosine-step`` is the factor above, applied per optimiser step (this
+toolchain's default). ``cosine-epoch`` is He et al.'s schedule: timm's ``CosineLRScheduler`` as
+``create_scheduler`` builds it from main_transfer.py's defaults (``--sched cosine``, ``--min-lr
+1e-5``, ``--warmup-lr 1e-6``, ``--warmup-epochs 5``, main_transfer.py:116-141, t_initial = epochs,
+warmup_prefix off, no noise, one cycle), stepped once per epoch (``lr_scheduler.step(epoch + 1)``,
+main_transfer.py:856; timm's per-update ``step_update`` is a no-op with ``t_in_epochs``). Epoch
+``e`` (0-based; E epochs, W warm-up epochs, timm scheduler/cosine_lr.py ``_get_lr``) trains with::
+
+    lr(e) = warmup_lr + e * (lr_max - warmup_lr) / W                        e < W
+    lr(e) = min_lr + 0.5 * (lr_max - min_lr) * (1 + cos(pi * e / E))       otherwise
+
+(the cosine counts from epoch 0, not from the end of the warm-up; their loop runs ``args.epochs``
+epochs, main_transfer.py:822, so the 10 cool-down epochs timm adds are never reached).
 """
 from __future__ import annotations
 
 import math
+
+LR_SCHEDULES = ("cosine-step", "cosine-epoch")
 
 
 def replacement_probability(b_i: int, e_c: int, b_l: int, n_b: int) -> float:
@@ -42,3 +58,23 @@ def cosine_warmup_factor(step: int, total_steps: int, warmup_steps: int) -> floa
     span = max(1, total_steps - warmup_steps)
     progress = min(1.0, (step - warmup_steps) / span)
     return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def he2024_epoch_lr(epoch: int, lr_max: float, epochs: int, warmup_epochs: int, min_lr: float,
+                    warmup_lr: float) -> float:
+    """Learning rate of 0-based ``epoch`` under ``cosine-epoch`` (module docstring)."""
+    if warmup_epochs > 0 and epoch < warmup_epochs:
+        return warmup_lr + epoch * (lr_max - warmup_lr) / warmup_epochs
+    return min_lr + 0.5 * (lr_max - min_lr) * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def lr_factor(schedule: str, step: int, steps_per_epoch: int, epochs: int, warmup_epochs: int,
+              lr_max: float, min_lr: float, warmup_lr: float) -> float:
+    """The multiplier of ``lr_max`` at optimiser step ``step`` (a ``LambdaLR`` factor) for
+    ``train.lr_schedule`` ``schedule``."""
+    if schedule == "cosine-epoch":
+        return he2024_epoch_lr(min(step // steps_per_epoch, epochs - 1), lr_max, epochs, warmup_epochs,
+                               min_lr, warmup_lr) / lr_max
+    if schedule != "cosine-step":
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+    return cosine_warmup_factor(step, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch)

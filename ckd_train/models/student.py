@@ -22,9 +22,13 @@ bit-identical to the per-step loop (``tests/ckd_train/test_models_nets.py``) and
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
+from ckd_toolchain.ckd_train.models.bn_stats import (BN_RUNNING_MODES, BN_STATS_MODES, frozen_running_stats,
+                                                     per_step_batchnorm)
 from ckd_toolchain.ckd_train.models.lif import MultiStepLIF
 
 
@@ -130,45 +134,43 @@ class SpikingStudent(nn.Module):
         return pools[-1]
 
     def forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor, separate_bn: bool = False,
-                     spike_map: bool = False):
+                     spike_map: bool = False, bn_stats: str | None = None, bn_running: str = "dvs"):
         """:meth:`_forward_both`; with ``spike_map=True`` a fifth element: the static stream's last
         spiking feature map ``[T, B, C, H, W]`` (input of :meth:`spike_map_layer`, for SAMD)."""
+        args = (x_dvs, x_static, separate_bn, bn_stats, bn_running)
         if not spike_map:
-            return self._forward_both(x_dvs, x_static, separate_bn)
+            return self._forward_both(*args)
         seen = []
         hook = self.spike_map_layer().register_forward_pre_hook(lambda _m, inp: seen.append(inp[0]))
         try:
-            out = self._forward_both(x_dvs, x_static, separate_bn)
+            out = self._forward_both(*args)
         finally:
             hook.remove()
         T, B = x_static.shape[:2]
-        s = seen[-1]  # the static stream is the last pass (separate_bn) or the second half of one pass
+        # the static stream: the second half of one pass, or its own pass (first with bn_running "both")
+        s = seen[0] if (len(seen) > 1 and bn_running == "both") else seen[-1]
         return (*out, s.reshape(T, -1, *s.shape[1:])[:, -B:])
 
-    def _forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor, separate_bn: bool = False):
-        """Both streams through the shared student.
+    def _forward_both(self, x_dvs: torch.Tensor, x_static: torch.Tensor, separate_bn: bool = False,
+                      bn_stats: str | None = None, bn_running: str = "dvs"):
+        """Both streams through the shared student; BN statistics by ``bn_stats``
+        (:mod:`~ckd_toolchain.ckd_train.models.bn_stats`; None: ``per-stream`` if ``separate_bn`` else
+        ``mixed``).
 
-        ``separate_bn=False``: one pass over the concatenated ``[T, 2B, ...]`` batch (BN batch
-        statistics and running statistics mix both domains). ``separate_bn=True``: two passes, each
-        stream normalised with its own batch statistics, and only the DVS pass updates the BN running
-        statistics (the static pass runs with momentum 0), so evaluation/deployment on DVS uses
-        DVS-only statistics.
+        ``mixed``: one pass over the concatenated ``[T, 2B, ...]`` batch (BN batch statistics and
+        running statistics mix both domains). ``per-stream`` / ``per-stream-per-step``: two passes,
+        each stream normalised with its own batch statistics (per time step in the latter); running
+        statistics by ``bn_running``: ``dvs`` (only the DVS pass updates them, so evaluation/deployment
+        on DVS uses DVS-only statistics) or ``both`` (static pass, then DVS pass, both update: He et al.).
 
         Returns ``(logits_dvs, logits_static, feat_dvs, feat_static)``, each ``[T, B, ...]``.
         """
-        if separate_bn:
-            ld, fd = self.forward(x_dvs, head="dvs", return_features=True)
-            bns = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-            saved = [(m.momentum, m.num_batches_tracked.clone()) for m in bns]
-            for m in bns:
-                m.momentum = 0.0
-            try:
-                ls, fs = self.forward(x_static, head="static", return_features=True)
-            finally:
-                for m, (mom, nbt) in zip(bns, saved):
-                    m.momentum = mom
-                    m.num_batches_tracked.copy_(nbt)
-            return ld, ls, fd, fs
+        mode = bn_stats or ("per-stream" if separate_bn else "mixed")
+        if mode not in BN_STATS_MODES or bn_running not in BN_RUNNING_MODES:
+            raise ValueError(f"bn_stats must be one of {BN_STATS_MODES} and bn_running one of "
+                             f"{BN_RUNNING_MODES}, got {mode!r}, {bn_running!r}")
+        if mode != "mixed":
+            return self._two_passes(x_dvs, x_static, mode == "per-stream-per-step", bn_running)
         B = x_dvs.shape[1]
         x = torch.cat([x_dvs, x_static], dim=1)
         T = x.shape[0]
@@ -187,6 +189,28 @@ class SpikingStudent(nn.Module):
         else:
             f = feat
         return (head_dvs(feat[:, :B]), self.head_static(feat[:, B:]), f[:, :B], f[:, B:])
+
+    def _two_passes(self, x_dvs: torch.Tensor, x_static: torch.Tensor, per_step: bool, bn_running: str):
+        """The two-pass modes of :meth:`_forward_both`."""
+        steps = per_step_batchnorm(self, x_dvs.shape[0]) if per_step else contextlib.nullcontext()
+        with steps:
+            if bn_running == "both":  # He et al.'s order: the RGB/static stream first (vgg_snn.py:257-276)
+                ls, fs = self.forward(x_static, head="static", return_features=True)
+                ld, fd = self.forward(x_dvs, head="dvs", return_features=True)
+            else:
+                ld, fd = self.forward(x_dvs, head="dvs", return_features=True)
+                with frozen_running_stats(self):
+                    ls, fs = self.forward(x_static, head="static", return_features=True)
+        return ld, ls, fd, fs
+
+    def forward_dvs(self, x: torch.Tensor, bn_stats: str = "mixed") -> torch.Tensor:
+        """DVS-head logits ``[T, B, classes]`` of one stream (``dvs-only`` training); with
+        ``per-stream-per-step`` BN normalises each time step separately (the other modes are
+        the same for a single stream)."""
+        if bn_stats == "per-stream-per-step":
+            with per_step_batchnorm(self, x.shape[0]):
+                return self.forward(x, head="dvs")
+        return self.forward(x, head="dvs")
 
 
 def scaled(channels: int, width: float) -> int:

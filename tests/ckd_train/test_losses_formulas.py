@@ -137,7 +137,7 @@ class _FixedStudent(torch.nn.Module):
         self.out = (ld, ls, fd, fs)
         self.w = torch.nn.Parameter(torch.ones(()))
 
-    def forward_both(self, x_dvs, x_static, separate_bn=False, spike_map=False):
+    def forward_both(self, x_dvs, x_static, separate_bn=False, spike_map=False, bn_stats=None, bn_running="dvs"):
         return tuple(o * self.w for o in self.out)
 
 

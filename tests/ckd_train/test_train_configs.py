@@ -48,3 +48,27 @@ def test_paper_recipes_carry_the_papers_values_issue12():
         assert (c["data"]["bins"], c["data"]["resize"], c["data"]["frame_encoding"]) == ("tonic-time", "he2024", "count")
     assert nc["student"]["cka_membrane"] == "after-reset" and cep["student"]["arch"] == "resnet18"
     assert (nc["data"]["train_fraction"], cep["data"]["train_fraction"]) == (0.9, 0.5)
+    # item 3 and the rest of item 6 (test_bn_stats.py, test_he2024_protocol.py)
+    for c in (nc, cep):
+        assert (c["method"]["bn_stats"], c["method"]["bn_running"]) == ("per-stream-per-step", "both")
+        assert (c["data"]["augment"], c["data"]["hflip"], c["data"]["rotate"]) == (True, False, False)
+        assert (c["train"]["lr_schedule"], c["train"]["min_lr"], c["train"]["warmup_lr"]) == ("cosine-epoch", 1e-5, 1e-6)
+    assert (nc["train"]["sampler"], cep["train"]["sampler"]) == ("class-balanced", "shuffle")
+    assert (nc["data"].get("test_fraction"), cep["data"]["test_fraction"]) == (None, 0.2)
+
+
+def test_ndigits_recipes_keep_the_earlier_bn_and_schedule():
+    for name in ("ndigits-demo.yaml", "ndigits-experiment.yaml"):
+        c = validate(load_config(CONFIG_DIR / name))
+        assert c["method"]["bn_stats"] is None and not c["method"]["separate_bn"]  # = mixed
+        assert (c["train"]["lr_schedule"], c["train"]["sampler"]) == ("cosine-step", "shuffle")
+
+
+@pytest.mark.parametrize("key,value", [("method.bn_stats", "per-step"), ("method.bn_running", "static"),
+                                       ("train.lr_schedule", "step"), ("train.sampler", "balanced")])
+def test_unknown_option_values_are_one_line(key, value):
+    from ckd_toolchain.ckd_train.engine import apply_overrides
+    from ckd_toolchain.errors import InputError
+
+    with pytest.raises(InputError, match=key):
+        validate(apply_overrides(load_config(None), [f"{key}={value}"]))

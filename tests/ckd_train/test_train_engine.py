@@ -94,8 +94,10 @@ def _free_port():
                                     # batch statistics (LumiNet), plan noise (NLD) and batch min/max (SAMD)
                                     # are per rank / per micro-batch: DDP still equals one process
                                     {"name": "ckd", "kd_loss": "luminet"},
-                                    {"name": "ckd", "kd_loss": "nld", "samd_weight": 1.0}],
-                         ids=["transfer", "ckd-luminet", "ckd-nld-samd"])
+                                    {"name": "ckd", "kd_loss": "nld", "samd_weight": 1.0},
+                                    # per-step BN: 2T updates per micro-batch / rank (num_batches_tracked too)
+                                    {"name": "transfer", "bn_stats": "per-stream-per-step", "bn_running": "both"}],
+                         ids=["transfer", "ckd-luminet", "ckd-nld-samd", "transfer-bn-per-step"])
 def test_ddp_two_processes_equal_one_process(tiny, tmp_path, method):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.replace("__TINY__", repr(TINY)))
