@@ -39,6 +39,9 @@ def build_parser() -> OneLineArgumentParser:
     p.add_argument("--dt", type=float, default=None, help="Euler step of the neuron nodes if the graph has no metadata dt")
     p.add_argument("--no-diagnostics", action="store_true",
                    help="skip the float/quantised-float accuracies of the mapped layers")
+    p.add_argument("--no-neurobench", action="store_true",
+                   help="skip NeuroBench's metrics of the float student (SynapticOperations, ActivationSparsity, "
+                        "MembraneUpdates, Footprint; computed by the neurobench package on snnTorch's import of the graph)")
     p.add_argument("--labels", default=None, metavar="Y.npy",
                    help=".net input: one integer class per sample; the report then has an accuracy")
     add_netx_run_arguments(p)   # --sim, --device, --lava-timeout (+ options used for .net inputs)
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = deploy(args.model, args.out, target=args.target, data=args.data, input_npy=args.input_npy,
                  sim=args.sim, pool_mode=args.pool_mode, batch_size=args.batch_size, limit=args.limit,
                  dt=args.dt, data_root=args.data_root, diagnostics=not args.no_diagnostics,
-                 lava_timeout=args.lava_timeout)
+                 lava_timeout=args.lava_timeout, neurobench=not args.no_neurobench)
     acc = raw.get("accuracy")
     ref = raw.get("reference_accuracy")
     msg = f"ckd-deploy: {raw['num_samples']} samples on {raw['target']}"

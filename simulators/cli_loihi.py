@@ -68,8 +68,15 @@ def _load_npy(path: str, what: str) -> np.ndarray:
 
 
 def run_netx_from_args(args: argparse.Namespace, net_path: str | os.PathLike | None = None,
-                       out_dir: str | os.PathLike | None = None) -> list[dict[str, np.ndarray]]:
-    """Run what :func:`add_netx_run_arguments` parsed; save ``layer-<i>-<var>.npy`` files."""
+                       out_dir: str | os.PathLike | None = None,
+                       timings: dict | None = None) -> list[dict[str, np.ndarray]]:
+    """Run what :func:`add_netx_run_arguments` parsed; save ``layer-<i>-<var>.npy`` files.
+
+    ``timings`` (optional) receives the wall times in seconds: ``load_s`` (reading the input
+    ``.npy`` files and checking the ``.net``), ``run_s`` (:func:`ckd_toolchain.simulators.loihi.run_netx`:
+    parsing the ``.net`` and simulating; for ``--sim lava`` also the worker's start, with Lava's
+    own ``build_s``/``run_s``/``readback_s`` as ``lava_<phase>_s``) and ``write_s`` (the
+    ``layer-<i>-<var>.npy`` files and ``netx-run.json``)."""
     from ckd_toolchain.simulators.loihi.api import run_netx, torch_order_to_lava
 
     net_path = net_path or getattr(args, "input", None) or getattr(args, "net", None)
@@ -80,6 +87,7 @@ def run_netx_from_args(args: argparse.Namespace, net_path: str | os.PathLike | N
         raise InputError(None, "--out DIR is required")
     if args.steps is None:
         raise InputError(None, "--steps N is required to run a .net file")
+    t_load = time.perf_counter()
     spikes = _load_npy(args.input_spikes, "--input-spikes") if args.input_spikes else None
     if spikes is not None and getattr(args, "input_order", "lava") == "torch":
         try:
@@ -92,10 +100,13 @@ def run_netx_from_args(args: argparse.Namespace, net_path: str | os.PathLike | N
     load_netx(net_path)                # structure (one line on any problem), then what netx would alter
     check_stored_weights(net_path)
     t0 = time.perf_counter()
+    lava_timings: dict = {}
     out = run_netx(net_path, args.steps, input_spikes=spikes, input_bias=bias,
                    reset_interval=args.reset_interval, record=args.record, sim=args.sim,
-                   device=getattr(args, "device", None), timeout=getattr(args, "lava_timeout", None))
+                   device=getattr(args, "device", None), timeout=getattr(args, "lava_timeout", None),
+                   timings=lava_timings)
     wall = time.perf_counter() - t0
+    t_write = time.perf_counter()
     out_dir = Path(out_dir)
     summary = {"net": str(net_path), "sim": args.sim, "steps": int(args.steps),
                "reset_interval": args.reset_interval, "wall_s": wall, "layers": []}
@@ -106,6 +117,9 @@ def run_netx_from_args(args: argparse.Namespace, net_path: str | os.PathLike | N
             entry[var] = list(arr.shape)
         summary["layers"].append(entry)
     write_json(out_dir / "netx-run.json", summary)
+    if timings is not None:
+        timings.update({"load_s": t0 - t_load, "run_s": wall, "write_s": time.perf_counter() - t_write,
+                        **{f"lava_{k}": v for k, v in lava_timings.items()}})
     spikes = sum(int(np.asarray(layer["s"]).sum()) for layer in out if "s" in layer)
     rec = args.record if isinstance(args.record, str) else ",".join(args.record)
     print(f"ckd-deploy: ran {net_path} for {int(args.steps)} steps on --sim {args.sim} ({len(out)} layers"

@@ -14,6 +14,8 @@ results of ``hardware/report/build.py``:
   ``(C, H, W)``;
 * synaptic ops of a block: ``sum_i s_i * fanout_i`` over the spikes ``s_i`` of the block before
   it (:func:`ckd_toolchain.hardware.energy.op_counts.synaptic_ops`, exact);
+* ``wall_time_s`` is the simulation alone (``run_netx``); reading the inputs and checking the file
+  (``load_s``) and writing ``layer-<i>-<var>.npy`` (``write_s``) are in ``wall_time_parts``;
 * with ``--labels Y.npy`` (one class per sample): the predicted class is the argmax of the last
   block's spike count over the run (its ``v`` summed when it never spikes, a non-spiking read-out),
   ``accuracy`` = the fraction equal to ``Y``.
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -129,9 +130,9 @@ def deploy_netx(args: argparse.Namespace, net_path: str, out_dir: str) -> dict:
     net = load_netx(net_path)
     if "s" not in str(args.record):
         args.record = "s," + str(args.record)
-    t0 = time.perf_counter()
-    res = run_netx_from_args(args, net_path=net_path, out_dir=out_dir)
-    wall = time.perf_counter() - t0
+    timings: dict = {}
+    res = run_netx_from_args(args, net_path=net_path, out_dir=out_dir, timings=timings)
+    wall = timings["run_s"]
     steps = int(args.steps)
     R = int(args.reset_interval or steps)
     s0 = np.asarray(res[0]["s"])
@@ -162,7 +163,7 @@ def deploy_netx(args: argparse.Namespace, net_path: str, out_dir: str) -> dict:
                    "input_shape": _chw(net.input_shape), "frame_encoding": None, "weights": "netx file"},
         "target": "loihi-sim", "sim": args.sim, "device": f"cpu ({args.sim} simulator)" if args.sim == "fast"
         else "cpu (genuine Lava)", "num_samples": inferences, "steps_per_sample": R,
-        "accuracy": acc, "reference_accuracy": None, "wall_time_s": wall,
+        "accuracy": acc, "reference_accuracy": None, "wall_time_s": wall, "wall_time_parts": timings,
         "input_spikes_per_inference": in_per_inf, "layers": records,
         "input_is_spikes": True,   # an input neuron layer encodes a bias input as spikes for block 1
         "mapping": {"netx_file": os.fspath(net_path), "blocks": len(net.layers), "input_neuron": net.input_neuron,

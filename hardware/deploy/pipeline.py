@@ -240,6 +240,7 @@ class _Tally:
     seen: int = 0
     wall_s: float = 0.0
     first_batch: np.ndarray | None = None     # --target gpu: what the NVML measurement repeats
+    kept: list[tuple[np.ndarray, np.ndarray | None]] | None = None   # the batches NeuroBench runs again
 
 
 def _hits(logits: np.ndarray, labels: np.ndarray) -> int:
@@ -263,6 +264,7 @@ class DeployRun:
     alloc: dict
     entries: list[dict]
     diagnostics: bool = True
+    neurobench: bool = True         # NeuroBench's metrics of the float student (energy/neurobench_metrics.py)
     lava_timeout: float | None = None
     log: Callable[[str], None] = print
     samples: Samples | None = None
@@ -315,7 +317,8 @@ class DeployRun:
     def simulate(self) -> _Tally:
         """Run every batch; count spikes and, with labels, correct classifications."""
         T = self.samples.T
-        tally = _Tally(_Stats(self.net), _Stats(self.net) if self.target == "loihi-sim" else None)
+        tally = _Tally(_Stats(self.net), _Stats(self.net) if self.target == "loihi-sim" else None,
+                       kept=[] if self.neurobench else None)
         for xb, yb in self.samples.batches:
             if xb.shape[1] != T:
                 raise InputError(None, f"samples have {xb.shape[1]} time steps, expected {T}")
@@ -325,6 +328,8 @@ class DeployRun:
             tally.stats.add(in_counts, layer_counts)
             if tally.first_batch is None:
                 tally.first_batch = xb
+            if tally.kept is not None:
+                tally.kept.append((xb.astype(np.uint8) if np.isin(xb, (0.0, 1.0)).all() else xb, yb))
             if extra is not None:
                 tally.fill_drain.add(extra[0], extra[1:])
             tally.outputs.append(logits.astype(np.float32))
@@ -381,8 +386,26 @@ class DeployRun:
             "input_spikes_per_inference": in_per_inf, "layers": self.entries, "mapping": self._mapping(tally),
             "input_is_spikes": self.samples.nonbin == 0,
             "gpu_measurement": self._measure_gpu(tally.first_batch) if self.target == "gpu" else None,
+            "neurobench": self._neurobench(tally.kept),
             "_outputs": np.concatenate(tally.outputs, axis=0),
         }
+
+    def _neurobench(self, kept: list | None) -> dict:
+        """NeuroBench's metrics of the float student on the samples the run saw
+        (:func:`ckd_toolchain.hardware.energy.neurobench_metrics.neurobench_metrics`), or why there
+        are none (``--no-neurobench``, the package missing, a graph snnTorch's importer cannot run)."""
+        from ckd_toolchain.hardware.energy import neurobench_metrics as nb
+
+        if kept is None:
+            return {"available": False, "reason": "not asked for (--no-neurobench)"}
+        why = nb.available()
+        if why is None:
+            try:
+                return {"available": True, **nb.neurobench_metrics(self.graph, kept, where=self.nir_path)}
+            except Exception as exc:  # noqa: BLE001 - a foreign graph the importer cannot run: say so
+                why = f"neurobench on snnTorch's import of the graph failed: {type(exc).__name__}: {exc}"
+        self.log(f"ckd-deploy: warning: no NeuroBench metrics: {why}")
+        return {"available": False, "reason": why}
 
     def _measure_gpu(self, xb: np.ndarray) -> dict:
         """--target gpu: NVML energy of the float reference repeating the first batch
@@ -464,13 +487,14 @@ def deploy(nir_path: str | os.PathLike, out_dir: str | os.PathLike, target: str 
            data: str | None = None, input_npy: str | None = None, sim: str = "fast",
            pool_mode: str = "thermometer", batch_size: int = 16, limit: int | None = None,
            dt: float | None = None, data_root: str | None = None, diagnostics: bool = True,
-           lava_timeout: float | None = None, log: Callable[[str], None] | None = None) -> dict:
+           lava_timeout: float | None = None, log: Callable[[str], None] | None = None,
+           neurobench: bool = True) -> dict:
     """Run the whole deploy stage; returns the raw results dict (also written to DIR)."""
     log = log or (lambda m: print(m, file=sys.stderr))
     _check_options(target, data, input_npy)
     check_output_dir(out_dir)
     run = DeployRun.prepare(nir_path, out_dir, target, pool_mode, dt, sim=sim, diagnostics=diagnostics,
-                        lava_timeout=lava_timeout, log=log)
+                            neurobench=neurobench, lava_timeout=lava_timeout, log=log)
     run.load_samples(data, input_npy, batch_size, limit, data_root)
     run.write_net()
     try:

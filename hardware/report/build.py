@@ -7,7 +7,8 @@ Raw results (from ``ckd-deploy``; keys marked ``?`` may be missing or ``None``):
 
     source: {nir, net?, arch?, method?, classes, T, input_shape, frame_encoding?, weights?}
     target: "loihi-sim" | "cpu" | "gpu";  sim?;  device;  num_samples;  steps_per_sample
-    accuracy?;  reference_accuracy?;  wall_time_s;  input_spikes_per_inference
+    accuracy?;  reference_accuracy?;  wall_time_s (the simulation alone);  input_spikes_per_inference
+    wall_time_parts?: {load_s, run_s, write_s, lava_<phase>_s?}   (.net inputs: file I/O kept out of wall_time_s)
     layers: [{name, kind, in_shape, out_shape, kernel?, stride?, padding?, groups?, neurons?,
               synapses?, spikes_per_inference, input_spikes_per_inference?,
               synaptic_ops_per_inference?, cores?, weight_exponent?, quant_error_rms?,
@@ -15,6 +16,9 @@ Raw results (from ``ckd-deploy``; keys marked ``?`` may be missing or ``None``):
     mapping?: {...};  input_is_spikes?: bool
     gpu_measurement?: the dict of hardware.energy.gpu_energy.measure_energy
     teacher?: {arch, num_classes?, width?, input_shape?, macs?}
+    neurobench?: {available: true, package, network, num_samples, footprint_bytes, synaptic_ops: {effective_acs,
+                  effective_macs, dense}, activation_sparsity, membrane_updates, classification_accuracy?}
+                 | {available: false, reason}     (hardware.energy.neurobench_metrics)
     profiles?: {loihi?: name|path, gpu?: name|path, ops45nm?: name|path}
 """
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ckd_toolchain.hardware.energy.flops import resnet_cost
 from ckd_toolchain.hardware.energy.layer_counts import LayerCounts, count_layers, totals
 from ckd_toolchain.hardware.energy.profiles import Profile, load_profile
 from ckd_toolchain.hardware.report import accounting, intervals
+from ckd_toolchain.hardware.report.neurobench_block import neurobench_block
 from ckd_toolchain.hardware.report.schema import SCHEMA_ID, quantity, validate_report
 
 COUNT_UNITS = {
@@ -390,6 +395,8 @@ def _run_block(v: _Views) -> dict:
     return {"target": raw["target"], "sim": raw.get("sim"), "device": str(raw["device"]),
             "num_samples": int(raw["num_samples"]), "steps_per_sample": v.steps, "input_is_spikes": v.spikes_in,
             "wall_time": _q(float(raw.get("wall_time_s") or 0.0), "s", "measured"),
+            "wall_time_parts": {k.removesuffix("_s"): _q(float(t), "s", "measured")
+                                for k, t in (raw.get("wall_time_parts") or {}).items()},
             "spike_source": "fixed-point Loihi simulation" if raw["target"] == "loihi-sim" else "float reference"}
 
 
@@ -440,6 +447,7 @@ def build_report(raw: dict, *, loihi_profile: Any = None, gpu_profile: Any = Non
         "flops": flops,
         "accounting": _accounting_block(v),
         "teacher": teacher,
+        "neurobench": neurobench_block(raw, v.counts, v.steps),
         "mapping": dict(raw.get("mapping") or {}),
         "profiles": profiles.to_dict(),
         "assumptions": assumptions,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ckd_toolchain.atomic_io import write_text
 from ckd_toolchain.errors import InputError
-from ckd_toolchain.hardware.report.markdown import acc_text, q, table
+from ckd_toolchain.hardware.report.markdown import acc_text, big, neurobench_synops, q, table
 from ckd_toolchain.hardware.report.schema import load_report
 
 
@@ -22,6 +22,14 @@ def _lat_kind(r: dict) -> str:
     return f"measured on {r['run']['device']}" if k == "measured" else k
 
 
+def _neurobench_cells(r: dict) -> list[str]:
+    """NeuroBench's synaptic ops (effective ACs + MACs) and activation sparsity, or "—"."""
+    nb = r.get("neurobench") or {}
+    if not nb.get("available"):
+        return ["—", "—"]
+    return [big(neurobench_synops(nb)), q(nb["metrics"]["activation_sparsity"])]
+
+
 def comparison_markdown(labels: list[str], reports: list[dict], paths: list[Path]) -> str:
     rows = []
     for label, r in zip(labels, reports):
@@ -33,13 +41,16 @@ def comparison_markdown(labels: list[str], reports: list[dict], paths: list[Path
                      q(e["dense_45nm"]["per_inference"]),
                      f"{q(e['gpu_student']['per_inference'])} ({e['gpu_student']['per_inference']['kind']})",
                      q(lat["loihi"]["per_inference"]),
-                     f"{q(lat['gpu_student']['per_inference'])} ({_lat_kind(r)})"])
+                     f"{q(lat['gpu_student']['per_inference'])} ({_lat_kind(r)})", *_neurobench_cells(r)])
     out = ["# Deployment comparison", "",
            table(["run", "target", "acc. float", "acc. deployed", "spikes/inf", "rate", "SOPs/inf",
-                  "E Loihi", "E SNN 45 nm", "E dense 45 nm", "E GPU", "latency Loihi", "latency GPU"], rows),
+                  "E Loihi", "E SNN 45 nm", "E dense 45 nm", "E GPU", "latency Loihi", "latency GPU",
+                  "NeuroBench SynOps/inf", "NeuroBench act. sparsity"], rows),
            "", "Accuracies: value [95 % Wilson interval] (n = test samples; one seed). "
            "Energies and latencies are per inference (steady state, T steps; see each report's step accounting). Loihi figures are estimates from "
-           "per-op energies (profile below); GPU numbers say whether they were measured or estimated.", "",
+           "per-op energies (profile below); GPU numbers say whether they were measured or estimated. NeuroBench "
+           "columns: the neurobench package's SynapticOperations (effective ACs + MACs) and ActivationSparsity of "
+           "the float student (definitions in each report.md).", "",
            "## Runs", ""]
     for label, r, p in zip(labels, reports, paths):
         out.append(f"- **{label}**: `{p}` — Loihi profile `{r['profiles']['loihi']['profile']}`, "

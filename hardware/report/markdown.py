@@ -53,6 +53,54 @@ def acc_text(r: dict, key: str) -> str:
     return f"{q(r['accuracy'][key])} [{100 * iv[0]:.1f}, {100 * iv[1]:.1f}] (n = {r['run']['num_samples']})"
 
 
+def layer_table(r: dict) -> str:
+    """The per-layer table; a ``cores`` column only for ``loihi-sim`` (a float target's layer list is
+    a folded mapping of the graph: its Loihi core counts say nothing about a CPU/GPU run)."""
+    cores = r["run"]["target"] == "loihi-sim"
+    lrows = []
+    for l in r["layers"]:
+        c = l["counts"]
+        lrows.append([l["name"], l["kind"], "×".join(map(str, l["out_shape"])), l["neurons"],
+                      *([l["cores"]] if cores else []),
+                      q(c["spikes"]), f"{c['spike_rate']['value']:.4f}", q(c["synaptic_ops"]), q(c["neuron_updates"]),
+                      q(c["spike_messages"]), q(c["dense_macs"]), q(l["energy"]["loihi"]), q(l["energy"]["snn_45nm"])])
+    return table(["layer", "kind", "out shape", "neurons", *(["cores"] if cores else []), "spikes",
+                  "rate /neuron/step", "SOPs", "neuron updates", "messages", "dense MACs", "E Loihi", "E 45 nm AC"],
+                 lrows)
+
+
+def neurobench_synops(nb: dict) -> float:
+    """NeuroBench's synaptic operations per inference: effective ACs + effective MACs."""
+    m = nb["metrics"]
+    return m["synaptic_ops_effective_acs"]["value"] + m["synaptic_ops_effective_macs"]["value"]
+
+
+def neurobench_section(nb: dict | None) -> list[str]:
+    """``## NeuroBench metrics``: the package's numbers beside this report's counterparts."""
+    if not nb:
+        return []
+    out = ["", "## NeuroBench metrics (float student)", ""]
+    if not nb.get("available"):
+        return out + [f"Not computed: {nb.get('reason')}."]
+    m, ours = nb["metrics"], nb["this_report"]
+    out.append(f"Computed by `{nb['package']}` (its `Benchmark` and metric classes) on the {nb['network']}, "
+               f"{nb['num_samples']} samples; values per {nb['per']}. 'This report' counts spikes from the "
+               f"{nb['this_report_spikes_from']}.")
+    out.append("")
+    acc = m.get("classification_accuracy")
+    rows = [["SynapticOperations: effective ACs + MACs", f"{big(neurobench_synops(nb))} "
+             f"({q(m['synaptic_ops_effective_acs'])} ACs + {q(m['synaptic_ops_effective_macs'])} MACs)",
+             f"{q(ours['synaptic_ops'])} SOPs"],
+            ["SynapticOperations: dense", q(m["synaptic_ops_dense"]), "—"],
+            ["ActivationSparsity", q(m["activation_sparsity"]), q(ours["activation_sparsity"])],
+            ["MembraneUpdates", q(m["membrane_updates"]), f"{q(ours['neuron_updates'])} (dense)"],
+            ["Footprint", f"{m['footprint']['value'] / 1024:.1f} KiB", "—"],
+            ["ClassificationAccuracy", q(acc), "—"]]
+    out.append(table(["metric", "NeuroBench", "this report"], rows))
+    out += ["", "Definitions:", ""] + [f"- {d}" for d in nb["definitions"]]
+    return out
+
+
 def render_report(r: dict, plot_files: dict[str, Path] | None = None) -> str:
     src, run, acc = r["source"], r["run"], r["accuracy"]
     name = src.get("arch") or Path(src.get("nir") or "model").stem
@@ -62,6 +110,10 @@ def render_report(r: dict, plot_files: dict[str, Path] | None = None) -> str:
     out.append(f"Target **{run['target']}**" + (f" (simulator `{run['sim']}`)" if run.get("sim") else "")
                + f" on `{run['device']}`; {run['num_samples']} samples × {run['steps_per_sample']} steps; "
                f"spike counts from the {run['spike_source']}. Input is {'spikes' if run['input_is_spikes'] else 'not spikes'}.")
+    parts = run.get("wall_time_parts") or {}
+    if parts:
+        out.append(f"Wall time {q(run['wall_time'])} = the simulation alone; "
+                   + ", ".join(f"{k} {q(v)}" for k, v in parts.items()) + " (file I/O: load and write).")
     out += ["", "## Summary", ""]
     rows = [["accuracy, float reference", acc_text(r, "reference"), "measured"],
             [f"accuracy, deployed ({run['target']})", acc_text(r, "deployed"), "measured"],
@@ -79,6 +131,13 @@ def render_report(r: dict, plot_files: dict[str, Path] | None = None) -> str:
              ["student FLOPs, dense over T", q(r["flops"]["student_dense"]), "counted"]]
     if r.get("teacher"):
         rows.append([f"teacher ({r['teacher']['arch']}) MACs", q(r["teacher"]["macs"]), "counted"])
+    nb = r.get("neurobench") or {}
+    if nb.get("available"):
+        m = nb["metrics"]
+        rows += [["NeuroBench synaptic ops / inference (effective ACs + MACs, float student)",
+                  f"{big(neurobench_synops(nb))} ({q(m['synaptic_ops_effective_acs'])} ACs + "
+                  f"{q(m['synaptic_ops_effective_macs'])} MACs)", "counted"],
+                 ["NeuroBench activation sparsity (float student)", q(m["activation_sparsity"]), "counted"]]
     out.append(table(["quantity", "value", "kind"], rows))
     out.append("")
     out.append("Accuracies: [95 % interval], " + ((acc.get("interval95") or {}).get("method")
@@ -95,14 +154,8 @@ def render_report(r: dict, plot_files: dict[str, Path] | None = None) -> str:
                        f"{q(st['spikes'])} spikes, {q(st['synaptic_ops'])} SOPs, {q(st['neuron_updates'])} neuron "
                        f"updates (steady state: {q(t['spikes'])}, {q(t['synaptic_ops'])}, {q(t['neuron_updates'])}).")
     out += ["", "## Per layer (per inference)", ""]
-    lrows = []
-    for l in r["layers"]:
-        c = l["counts"]
-        lrows.append([l["name"], l["kind"], "×".join(map(str, l["out_shape"])), l["neurons"], l["cores"],
-                      q(c["spikes"]), f"{c['spike_rate']['value']:.4f}", q(c["synaptic_ops"]), q(c["neuron_updates"]),
-                      q(c["spike_messages"]), q(c["dense_macs"]), q(l["energy"]["loihi"]), q(l["energy"]["snn_45nm"])])
-    out.append(table(["layer", "kind", "out shape", "neurons", "cores", "spikes", "rate /neuron/step", "SOPs",
-                      "neuron updates", "messages", "dense MACs", "E Loihi", "E 45 nm AC"], lrows))
+    out.append(layer_table(r))
+    out += neurobench_section(r.get("neurobench"))
     quant = [l for l in r["layers"] if l.get("quantisation")]
     if quant:
         out += ["", "## Fixed-point weights", ""]

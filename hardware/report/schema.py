@@ -14,7 +14,8 @@ Top level (``?`` = may be ``null``)::
     created_utc: str
     source: {nir: str, net: str?, arch: str?, method: str?, classes: [str], T: int, input_shape: [int], weights: str? ("float" or the Loihi grid a fixed-point-trained student is on)}
     run: {target: "loihi-sim"|"cpu"|"gpu", sim: str?, device: str, num_samples: int,
-          steps_per_sample: int, input_is_spikes: bool, wall_time: Q(s), spike_source: str}
+          steps_per_sample: int, input_is_spikes: bool, wall_time: Q(s), spike_source: str,
+          wall_time_parts?: {<part>: Q(s)}}   # .net runs: load / run / write (wall_time = run)
     accuracy: {deployed: Q(fraction)?, reference: Q(fraction)?, drop: Q(fraction)?}
     layers: [{name, kind, in_shape, out_shape, kernel?, stride?, padding?, groups: int, neurons: int,
               synapses: int, cores: int, quantisation: {weight_exponent: int, error_rms: Q,
@@ -29,6 +30,14 @@ Top level (``?`` = may be ``null``)::
                   gpu_reference: {source: str, steps: int, macs: Q(MACs), flops: Q(FLOPs)},
                   single_sample_totals?: {<count>: Q}}   # hardware/report/accounting.py
     teacher: {arch: str, input_shape: [int], macs: Q(MACs), flops: Q(FLOPs)}?
+    neurobench?: {available: false, reason: str}
+               | {available: true, package: str, network: str, num_samples: int, per: str,
+                  metrics: {footprint: Q(bytes), synaptic_ops_effective_acs: Q(SOPs),
+                            synaptic_ops_effective_macs: Q(MACs), synaptic_ops_dense: Q(SOPs),
+                            activation_sparsity: Q(fraction), membrane_updates: Q(updates),
+                            classification_accuracy: Q(fraction)?},
+                  this_report: {synaptic_ops: Q, activation_sparsity: Q, neuron_updates: Q},
+                  this_report_spikes_from: str, definitions: [str]}   # hardware/report/neurobench_block.py
     mapping: {...}   # the mapper's own record, passed through
     profiles: {loihi: {...}, ops45nm: {...}, gpu: {...}}   # cited figures used
     assumptions: [str]
@@ -52,12 +61,14 @@ from ckd_toolchain.errors import InputError
 SCHEMA_ID = "ckd-report/1"
 KINDS = ("measured", "estimated", "counted")
 UNITS = ("J", "s", "W", "fraction", "spikes", "spikes/neuron/step", "SOPs", "updates", "messages",
-         "hops", "MACs", "FLOPs", "weights", "weight-units")
+         "hops", "MACs", "FLOPs", "weights", "weight-units", "bytes")
 TARGETS = ("loihi-sim", "cpu", "gpu")
 COUNT_KEYS = ("spikes", "spike_rate", "input_spikes", "synaptic_ops", "neuron_updates",
               "active_neuron_updates", "spike_messages", "tile_hops", "dense_macs")
 REQUIRED_ENERGY_VIEWS = ("loihi", "snn_45nm", "dense_45nm", "gpu_student")
 REQUIRED_LATENCY_VIEWS = ("loihi", "gpu_student")
+NEUROBENCH_METRICS = {"footprint": "bytes", "synaptic_ops_effective_acs": "SOPs", "synaptic_ops_effective_macs": "MACs",
+                      "synaptic_ops_dense": "SOPs", "activation_sparsity": "fraction", "membrane_updates": "updates"}
 
 
 def quantity(value: float, unit: str, kind: str) -> dict:
@@ -128,6 +139,21 @@ def _check_counts(counts: Any, where: str) -> None:
         _check_q(q, f"{where}.{k}", None)
 
 
+def _check_neurobench(nb: Any, where: str) -> None:
+    if not _req(nb, "available", where, bool):
+        _req(nb, "reason", where, str)
+        return
+    for k in ("package", "network"):
+        _req(nb, k, where, str)
+    _req(nb, "num_samples", where, int)
+    metrics = _req(nb, "metrics", where, dict)
+    for k, unit in NEUROBENCH_METRICS.items():
+        _check_q(_req(metrics, k, f"{where}.metrics", dict), f"{where}.metrics.{k}", unit)
+    _opt_q(metrics, "classification_accuracy", f"{where}.metrics", "fraction")
+    for k, q in _req(nb, "this_report", where, dict).items():
+        _check_q(q, f"{where}.this_report.{k}", None)
+
+
 def _validate(r: Any) -> None:
     if not isinstance(r, dict):
         _fail("$", "a report must be a JSON object")
@@ -147,6 +173,8 @@ def _validate(r: Any) -> None:
     _req(run, "steps_per_sample", "$.run", int)
     _req(run, "input_is_spikes", "$.run", bool)
     _check_q(_req(run, "wall_time", "$.run", dict), "$.run.wall_time", "s")
+    for k, q in (run.get("wall_time_parts") or {}).items():
+        _check_q(q, f"$.run.wall_time_parts.{k}", "s")
     acc = _req(r, "accuracy", "$", dict)
     for k in ("deployed", "reference", "drop"):
         _opt_q(acc, k, "$.accuracy", "fraction")
@@ -211,6 +239,8 @@ def _validate(r: Any) -> None:
         _opt_q(ref, "flops", "$.accounting.gpu_reference", "FLOPs")
         for k, q in (acct.get("single_sample_totals") or {}).items():
             _check_q(q, f"$.accounting.single_sample_totals.{k}", None)
+    if r.get("neurobench") is not None:
+        _check_neurobench(r["neurobench"], "$.neurobench")
     _req(r, "mapping", "$", dict)
     _req(r, "profiles", "$", dict)
     for k in ("assumptions", "notes"):

@@ -38,6 +38,13 @@ def test_oxford_net_report_counts_by_hand(tmp_path, rng):
     assert l1["counts"]["neuron_updates"]["value"] == 256 * 20
     assert r["accuracy"]["deployed"] is not None and len(r["accuracy"]["interval95"]["deployed"]) == 2
     assert "loihi2" in r["energy"] and "stream" in r["accounting"]["explain"]
+    # wall time = the simulation alone; reading the inputs/file and writing layer-*.npy are apart
+    parts = r["run"]["wall_time_parts"]
+    assert set(parts) == {"load", "run", "write"} and parts["run"] == r["run"]["wall_time"]
+    assert all(p["unit"] == "s" and p["kind"] == "measured" and p["value"] >= 0 for p in parts.values())
+    assert r["latency"]["simulator"]["per_inference"]["value"] == pytest.approx(parts["run"]["value"] / 2)
+    assert r["neurobench"] == {"available": False, "reason": r["neurobench"]["reason"]}
+    assert "no float network" in r["neurobench"]["reason"]
 
 
 def test_tiny_net_bias_input_has_no_synaptic_ops_into_the_input_layer(tmp_path):

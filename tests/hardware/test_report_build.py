@@ -102,6 +102,22 @@ def test_gpu_target_without_quantisation_or_cores():
     assert any("float reference" in n for n in r["notes"])
 
 
+@pytest.mark.parametrize("target", ["loihi-sim", "cpu", "gpu"])
+def test_cores_column_only_for_loihi_sim(target):
+    """A float target lists its layers as a folded mapping: their Loihi core counts mean nothing for
+    a CPU/GPU run, so report.md's per-layer table has no cores column there."""
+    from ckd_toolchain.hardware.report.markdown import render_report
+
+    md = render_report(build_report(raw_results(target)))
+    table = md.split("## Per layer (per inference)")[1].split("\n\n")[1].splitlines()
+    header, first = table[0], table[2]
+    if target == "loihi-sim":
+        assert "| neurons | cores | spikes |" in header and first.startswith("| conv0 | conv | 3×6×6 | 108 | 1 | 40 |")
+    else:
+        assert "cores" not in header and first.startswith("| conv0 | conv | 3×6×6 | 108 | 40 |")
+    assert len(header.split("|")) == len(first.split("|"))
+
+
 def test_measured_gpu_energy_is_reported_as_measured():
     raw = raw_results("gpu")
     raw["device"] = "cuda:0"
