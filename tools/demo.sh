@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on the embedded N-Digits dataset, on the CPU.
 #
-#   ckd-data synth/show -> ckd-train teacher + 3 students (dvs-only, transfer, ckd)
+#   ckd-data synth/show -> ckd-train teacher + 3 VGG students (dvs-only, transfer, ckd)
 #   -> ckd-export (NIR + ONNX, verified) -> ckd-deploy (loihi-sim and the cpu float reference)
-#   -> ckd-report (the three students side by side; loihi-sim vs float for ckd)
+#   -> a Spiking ResNet-18 student (dvs-only) trained, exported and deployed on loihi-sim (graph file)
+#   -> ckd-report (the students side by side; loihi-sim vs float for ckd)
 #   -> ckd-train tsne (t-SNE of the three students' DVS test features, the CKD paper's Fig. 3)
 #
 # Everything lands in runs/demo/ (DEMO_OUT to change). Re-running is cheap: the dataset is skipped
@@ -43,8 +44,19 @@ for m in "${METHODS[@]}"; do
 done
 stage cpu-ckd       $BIN/ckd-deploy --target cpu "$OUT/ckd/model.nir" --data n-digits --out "$OUT/ckd/deploy-cpu"
 
-stage compare-methods $BIN/ckd-report "$OUT"/{dvs-only,transfer,ckd}/deploy-loihi/report.json \
-                        --labels dvs-only,transfer,ckd --out "$OUT/comparison"
+# The paper's second student: a pre-activation Spiking ResNet-18 (He et al.'s Transfer_ResNet18, width 1/8),
+# deployed as a netx graph file (residual sums = several synapse groups per layer, relays align the shortcuts).
+# dvs-only to keep the demo short; 60 epochs because the pre-activation net learns slowly (15 epochs: val 0.27);
+# no fixed-point epochs: fixed-point-aware training does not handle ResNets yet (README "ResNets on Loihi").
+run="$OUT/resnet18"
+stage train-resnet18 $BIN/ckd-train student --method dvs-only --config "$CONFIG" --out "$run" --seed "$SEED" \
+                      --epochs 60 --set student.arch=resnet18 --set train.fixed_point_epochs=0 --resume --no-progress
+stage nir-resnet18  $BIN/ckd-export --to nir "$run/best.pt" -o "$run/model.nir" --verify --samples 0 \
+                      --report "$run/export-verify.json"
+stage loihi-resnet18 $BIN/ckd-deploy --target loihi-sim "$run/model.nir" --data n-digits --sim fast --out "$run/deploy-loihi"
+
+stage compare-methods $BIN/ckd-report "$OUT"/{dvs-only,transfer,ckd,resnet18}/deploy-loihi/report.json \
+                        --labels dvs-only,transfer,ckd,resnet18-dvs-only --out "$OUT/comparison"
 stage tsne          $BIN/ckd-train tsne "$OUT"/{dvs-only,transfer,ckd}/best.pt --labels dvs-only,transfer,ckd \
                         --out "$OUT/tsne"
 stage compare-targets $BIN/ckd-report "$OUT/ckd/deploy-loihi/report.json" "$OUT/ckd/deploy-cpu/report.json" \
