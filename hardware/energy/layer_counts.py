@@ -102,7 +102,9 @@ def count_layers(layers: list[dict], steps: int, input_spikes: float | None,
         out.append(LayerCounts(name=name, kind=geom.kind, geom=geom, neurons=neurons, synapses=synapses,
                                cores=cores, spikes=spikes, input_spikes=inp, synaptic_ops=sops,
                                neuron_updates=updates, active_updates=active, spike_messages=messages,
-                               tile_hops=hops, dense_macs=dense_macs(geom), kinds=kinds))
+                               tile_hops=hops, kinds=kinds,
+                               # a graph layer's record sums all its synapse groups; else its own geometry
+                               dense_macs=int(layer.get("dense_macs") or dense_macs(geom))))
         prev_cores = my_cores
         prev_spikes = spikes
     return out

@@ -61,6 +61,14 @@ def max_fan_in(layer: LoihiLayer) -> int:
     return int(np.prod(layer.in_shape))
 
 
+def dense_macs(group) -> int:
+    """MACs of one dense evaluation of one synapse group per step (padding zeros included)."""
+    if group.kind in ("conv", "pool"):
+        kh, kw = group.kernel
+        return int(np.prod(group.out_shape)) * (int(group.in_shape[0]) // int(group.groups)) * kh * kw
+    return int(np.prod(group.in_shape)) * int(np.prod(group.out_shape))
+
+
 def allocate(layers: list[LoihiLayer]) -> dict:
     """Cores per layer, total cores and chips, and the layers that do not fit (with the reason)."""
     npc, spc, cpc = _limit("neurons_per_core"), _limit("synapses_per_core"), _limit("cores_per_chip")

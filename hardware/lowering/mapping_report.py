@@ -11,7 +11,7 @@ cores, chips, limits and their citation, timing scheme and input handling.
 """
 from __future__ import annotations
 
-from ckd_toolchain.hardware.lowering.core_allocation import allocate
+from ckd_toolchain.hardware.lowering.core_allocation import allocate, dense_macs
 from ckd_toolchain.hardware.lowering.loihi_layer import MappedNetwork
 
 TIMING_NOTE = (
@@ -42,6 +42,7 @@ def layer_entries(net: MappedNetwork, alloc: dict | None = None) -> list[dict]:
             "groups": int(layer.groups), "neurons": int(layer.neurons),
             "synapses": int(place["synapses"]),      # every synapse group into the layer
             "synapse_groups": 1 + len(layer.extra),
+            "dense_macs": sum(dense_macs(g) for g in [layer, *layer.extra]),
             "weight_exponent": int(q.netx_weight_exponent),
             "quant_error_rms": float(q.quant_error_rms), "quant_error_max": float(q.quant_error_max),
             "saturated": int(q.saturated_weights + q.saturated_biases),

@@ -121,10 +121,12 @@ def test_unmappable_nodes_name_the_node(make, needle):
     assert needle in str(e.value) and "\n" not in str(e.value)
 
 
-def test_branching_graph_is_rejected():
+def test_branch_joining_mismatched_shapes_is_rejected():
+    """Branches are mapped (graph lowering, tests/hardware/test_graph_lowering.py), but a sum of an
+    8x8 and a pooled 4x4 map has no meaning: one line naming the join node."""
     g = mg.demo_like()
-    g.edges.append(("l1", "c2"))    # a second edge into c2 (residual-style sum)
-    with pytest.raises(InputError, match="'l1' \\(LIF\\) has 2 outgoing edges"):
+    g.edges.append(("l1", "c2"))    # a second edge into c2 (residual-style sum) around the pool
+    with pytest.raises(InputError, match="node 'c2' \\(Conv2d\\) joins inputs of different shapes"):
         map_graph(g)
 
 
