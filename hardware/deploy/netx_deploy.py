@@ -42,29 +42,44 @@ def _chw(shape) -> list[int]:
     return [int(shape[2]), int(shape[1]), int(shape[0])] if len(shape) == 3 else [int(s) for s in shape]
 
 
+def _synapse_record(name, syn, out) -> dict:
+    """Geometry record (``op_counts.geometry``) of one synapse group into a block of shape ``out``."""
+    if syn.kind == "conv":
+        return {"name": name, "kind": "conv", "in_shape": _chw(syn.in_shape), "out_shape": out,
+                "kernel": list(syn.kernel), "stride": list(syn.stride), "padding": list(syn.padding),
+                "dilation": list(syn.dilation), "groups": int(syn.groups)}
+    return {"name": name, "kind": "dense", "in_shape": [int(np.prod(syn.in_shape))], "out_shape": out}
+
+
 def layer_records(net) -> list[dict]:
-    """The report's layer records (no counts yet) of a netx network's blocks, in block order."""
+    """The report's layer records (no counts yet) of a netx network's blocks, in block order. A
+    block of a graph file with several synapse groups is described by its own synapse; its
+    ``synapses`` count and ``synapse_groups`` cover all groups (:func:`synapse_groups`)."""
     records = []
-    prev = None
     for i, spec in enumerate(net.layers):
         out = _chw(spec.shape)
         name = f"{spec.kind}{i}"
         if spec.kind == "input":
             rec = {"name": "input", "kind": "conv", "in_shape": out, "out_shape": out, "kernel": [1, 1],
                    "stride": [1, 1], "padding": [0, 0], "groups": out[0], "synapses": 0}
-        elif spec.kind == "conv":
-            in_shape = _chw(spec.in_shape) if spec.in_shape else prev
-            rec = {"name": name, "kind": "conv", "in_shape": in_shape, "out_shape": out,
-                   "kernel": list(spec.kernel), "stride": list(spec.stride), "padding": list(spec.padding),
-                   "dilation": list(spec.dilation), "groups": int(spec.groups)}
         else:
-            n_in = int(np.prod(spec.in_shape)) if spec.in_shape else int(np.prod(prev))
-            rec = {"name": name, "kind": "dense", "in_shape": [n_in], "out_shape": out}
+            groups = synapse_groups(net, i)
+            rec = dict(groups[0][1])
+            if len(groups) > 1:
+                rec["synapses"] = int(sum(fanout(geometry(g)).sum() for _, g in groups))
+                rec["synapse_groups"] = len(groups)
         rec["neurons"] = int(np.prod(out))
         rec["spiking"] = spec.neuron.vth < VTH_MANT_MAX   # the mapper's read-out layers sit at the maximum
         records.append(rec)
-        prev = out
     return records
+
+
+def synapse_groups(net, i: int) -> list[tuple[int, dict]]:
+    """``(source block, geometry record)`` of every synapse group into block ``i`` (-1 = the input
+    spikes of a file without an input neuron)."""
+    spec = net.layers[i]
+    out = _chw(spec.shape)
+    return [(g.source, _synapse_record(f"{spec.kind}{i}", g, out)) for g in spec.synapse_groups(i)]
 
 
 def _per_neuron(a: np.ndarray, batched: bool) -> np.ndarray:
@@ -79,26 +94,28 @@ def _block_counts(res: list[dict], batched: bool) -> list[np.ndarray]:
     return [_per_neuron(r["s"], batched) for r in res]
 
 
-def fill_counts(records: list[dict], counts: list[np.ndarray], inferences: int, input_neuron: bool,
+def fill_counts(records: list[dict], counts: list[np.ndarray], inferences: int, net,
                 input_counts: np.ndarray | None) -> float:
-    """Write spikes, input spikes and exact synaptic ops per inference into ``records``
-    (``input_counts``: the input spikes per neuron summed over the run, or ``None`` for a bias
-    input); returns the network's input spikes per inference."""
+    """Write spikes, input spikes and exact synaptic ops per inference into ``records`` (summed
+    over a block's synapse groups, each reading its source block's spikes); ``input_counts``: the
+    input spikes per neuron summed over the run, or ``None`` for a bias input. Returns the
+    network's input spikes per inference."""
     in_per_inf = 0.0 if input_counts is None else float(input_counts.sum() / inferences)
-    prev = None if input_neuron else input_counts
     for i, (rec, cnt) in enumerate(zip(records, counts)):
         rec["spikes_per_inference"] = float(cnt.sum() / inferences)
-        if i == 0 and input_neuron:
-            rec["input_spikes_per_inference"] = in_per_inf
-            rec["synaptic_ops_per_inference"] = 0.0      # bias / a_in: no synapse
-        elif prev is None:                               # no input given: nothing arrives
-            rec["input_spikes_per_inference"] = 0.0
-            rec["synaptic_ops_per_inference"] = 0.0
-        else:
-            f = fanout(geometry(rec)).reshape(-1)
-            rec["input_spikes_per_inference"] = float(prev.sum() / inferences)
-            rec["synaptic_ops_per_inference"] = float(prev.reshape(-1) @ f / inferences)
-        prev = cnt
+        arriving = ops = 0.0
+        if not (i == 0 and net.input_neuron):            # bias / a_in of the input neuron: no synapse
+            for src, geo in synapse_groups(net, i):
+                prev = input_counts if src < 0 else counts[src]
+                if prev is None:                         # no input given: nothing arrives
+                    continue
+                f = fanout(geometry(geo)).reshape(-1)
+                arriving += float(prev.sum() / inferences)
+                ops += float(prev.reshape(-1) @ f / inferences)
+        elif i == 0:
+            arriving = in_per_inf
+        rec["input_spikes_per_inference"] = arriving
+        rec["synaptic_ops_per_inference"] = ops
     return in_per_inf
 
 
@@ -150,7 +167,7 @@ def deploy_netx(args: argparse.Namespace, net_path: str, out_dir: str) -> dict:
             from ckd_toolchain.simulators.loihi.api import torch_order_to_lava
             x = torch_order_to_lava(x)
         input_counts = _per_neuron((x != 0)[..., :steps], x.ndim > len(net.input_shape) + 1)
-    in_per_inf = fill_counts(records, _block_counts(res, batched), inferences, net.input_neuron, input_counts)
+    in_per_inf = fill_counts(records, _block_counts(res, batched), inferences, net, input_counts)
     acc = None
     if getattr(args, "labels", None):
         y = _labels(args.labels, B)

@@ -73,3 +73,33 @@ def test_resnet18_variants_bit_exact_with_genuine_lava(arch, tmp_path):
     D = net.readout_depth
     x = spikes((1, 2 + D, 2, 16, 16), p=0.4, seed=5).numpy().astype(np.int8)
     _lava_exact(tmp_path / "r.net", torch_order_to_lava(x), 2 + D, 2 + D)
+
+
+def test_ckd_deploy_reports_a_graph_net_file(tmp_path):
+    """``ckd-deploy model.net`` on a graph file: synaptic ops of a block sum its groups, each
+    over its source block's spikes (checked against the simulator's own spike counts)."""
+    from ckd_toolchain.hardware.deploy.netx_deploy import layer_records, synapse_groups
+    from ckd_toolchain.hardware.cli_deploy import main
+
+    net = nir_to_netx(residual(), tmp_path / "res.net", dt=1.0)
+    x, _ = _inputs(tmp_path, n=2, T=4)
+    D = net.readout_depth
+    xs = np.zeros((2, 4 + D, 2, 8, 8), dtype=np.int8)
+    xs[:, :4] = x
+    np.save(tmp_path / "in.npy", torch_order_to_lava(xs))
+    rc = main([str(tmp_path / "res.net"), "--steps", str(4 + D), "--reset-interval", str(4 + D),
+               "--input-spikes", str(tmp_path / "in.npy"), "--out", str(tmp_path / "rep")])
+    assert rc in (0, None)
+    import json
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    spec = load_netx(tmp_path / "res.net")
+    k = next(i for i, layer in enumerate(spec.layers) if len(layer.synapse_groups(i)) > 1)
+    res = run_netx(tmp_path / "res.net", 4 + D, input_spikes=torch_order_to_lava(xs), reset_interval=4 + D)
+    from ckd_toolchain.hardware.energy.op_counts import fanout, geometry
+    expected = 0.0
+    for src, geo in synapse_groups(spec, k):
+        s = np.transpose(res[src]["s"].sum(axis=(0, -1)), (2, 1, 0)).reshape(-1).astype(np.float64)
+        expected += float(s @ fanout(geometry(geo)).reshape(-1)) / 2
+    entry = rep["layers"][k]
+    assert expected > 0 and entry["counts"]["synaptic_ops"]["value"] == pytest.approx(expected)
+    assert layer_records(spec)[k]["synapse_groups"] == len(spec.layers[k].synapse_groups(k))
