@@ -27,7 +27,10 @@ floating-point weight must be finite.
 
 A checkpoint with ``"fixed_point"`` holds the float parameters of a run whose forward pass used
 Loihi 2 integer weights; :func:`load_student` returns that network, its parameters replaced by
-the grid values (:func:`ckd_toolchain.ckd_train.models.fixed_point_training.bake_fixed_point`).
+the grid values (:func:`ckd_toolchain.ckd_train.models.fixed_point_training.bake_fixed_point`); a
+pre-activation ResNet's cannot be baked (one conv feeds several synapse groups): it is returned
+with its float parameters, from which the deploy mapper recomputes the validated integers
+(:mod:`ckd_toolchain.ckd_train.models.fixed_point_resnet`).
 """
 from __future__ import annotations
 
@@ -106,10 +109,12 @@ def _check_payload(path, ckpt: dict) -> None:
 def load_student(path: str | os.PathLike):
     """Rebuild the student SNN of a checkpoint: returns ``(model.eval(), ckpt_dict)``."""
     from ckd_toolchain.ckd_train.models import build_student
+    from ckd_toolchain.ckd_train.models.fixed_point_resnet import is_preact
     from ckd_toolchain.ckd_train.models.fixed_point_training import bake_fixed_point
 
     model, ckpt = _load_model(path, "student", build_student)
-    if ckpt.get("fixed_point"):
+    if ckpt.get("fixed_point") and not is_preact(model):   # a pre-activation ResNet keeps its float
+        # parameters: the deploy mapper recomputes its grid (fixed_point_resnet module docstring)
         try:
             bake_fixed_point(model)
         except ValueError as exc:

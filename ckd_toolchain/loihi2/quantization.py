@@ -232,3 +232,17 @@ def quantize_groups(weights: list[np.ndarray], bias: np.ndarray | None, threshol
         bias_error_max=b_err, threshold_error=th_err,
         saturated_weights=sat_w, saturated_biases=sat_b, scale_limited_by=limited_by)
     return q, stored
+
+
+def grid_groups(weights: list[np.ndarray], bias: np.ndarray | None, threshold: float | None
+                ) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """:func:`on_loihi_grid` for a neuron layer fed by several synapse groups (graph lowering):
+    the values :func:`quantize_groups` maps without rounding, i.e. ``c · W_g / s`` for every group's
+    stored integers ``W_g`` and ``c · bias / s`` (``s`` the shared scale, ``c = θ·s / (vThMant +
+    1/128)`` moving the threshold rounding into the weights as in :func:`on_loihi_grid`; ``c = 1``
+    for a read-out). What fixed-point-aware training of ResNets computes with
+    (``ckd_train.models.fixed_point_resnet``)."""
+    q, stored = quantize_groups(weights, bias, threshold)
+    c = 1.0 if threshold is None else float(threshold) * q.scale / (q.vth_mant + 1.0 / 128)
+    grids = [W * (c / q.scale) for W in stored]
+    return grids, None if q.bias is None else q.bias * (c / q.scale)

@@ -130,9 +130,10 @@ def validate(cfg: dict) -> dict:
     fp = cfg["train"].get("fixed_point_epochs", 0)
     if not isinstance(fp, int) or not 0 <= fp <= cfg["train"]["epochs"]:
         raise InputError(None, f"train.fixed_point_epochs must be an int in [0, train.epochs], got {fp!r}")
-    if fp and cfg["student"].get("arch", "vgg") != "vgg":
-        raise InputError(None, "train.fixed_point_epochs: only VGG students can be deployed to Loihi (netx is "
-                               f"sequential), got student.arch {cfg['student'].get('arch')!r}")
+    if fp and cfg["student"].get("arch", "vgg") not in ("vgg", "resnet18"):
+        raise InputError(None, "train.fixed_point_epochs: fixed-point-aware training supports the VGG student and "
+                               "the pre-activation resnet18 (ckd_train/models/fixed_point_resnet.py), got "
+                               f"student.arch {cfg['student'].get('arch')!r}")
     return cfg
 
 

@@ -62,8 +62,12 @@ class SpikingStudent(nn.Module):
         when ``self.fixed_point`` is set (grid values computed once per forward pass)."""
         if not self.fixed_point:
             return self.features, self.head_dvs
+        from ckd_toolchain.ckd_train.models import fixed_point_resnet as fpr
         from ckd_toolchain.ckd_train.models import fixed_point_training as fpt
 
+        if fpr.is_preact(self):   # the lowered residual network on the grid (fixed_point_resnet)
+            grid = fpr.GridResult(fpr.PreActGridForward(self))
+            return grid.features, grid.head
         if self._grid_plan is None:
             self._grid_plan = fpt.grid_plan(self)
         params = fpt.grid_parameters(self, self._grid_plan)

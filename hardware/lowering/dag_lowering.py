@@ -5,7 +5,7 @@ Rule: every path between two spiking nodes (the Input, a neuron node ``LIF``/``I
 or a pool mapped as its own neuron layer) is linear — ``Conv2d``, ``Affine``, ``Linear``,
 ``Scale``, ``Flatten``, a pool folded as a depthwise conv, and the sum where edges meet — so the
 input of a neuron layer is ``Σ_sources M_source · s_source + b``. Each ``M_source`` becomes one
-synapse group (:mod:`ckd_toolchain.hardware.lowering.linear_maps`: BN, scales, identity and
+synapse group (:mod:`ckd_toolchain.linear_maps`: BN, scales, identity and
 1x1 junctions folded per edge; two paths from one source with the same geometry add up), ``b``
 the layer bias. Neuron parameters are folded into every group's rows exactly as for a chain
 (:func:`ckd_toolchain.hardware.lowering.nir_to_loihi.neuron_fold`); all groups into one neuron
@@ -34,7 +34,7 @@ import numpy as np
 
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.geometry import conv_output_hw, pair
-from ckd_toolchain.hardware.lowering import linear_maps as lm
+from ckd_toolchain import linear_maps as lm
 from ckd_toolchain.hardware.lowering import pool_as_conv as pac
 from ckd_toolchain.hardware.lowering.loihi_layer import LoihiLayer, MappedNetwork, MappedSynapse
 from ckd_toolchain.hardware.lowering.nir_to_loihi import (NEURON_TYPES, _conv_syn, _input_shape, _make_layer,

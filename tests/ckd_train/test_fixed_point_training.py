@@ -71,8 +71,8 @@ def test_plan_and_errors():
         grid_plan(small_student("resnet18-post"))
     with pytest.raises(ValueError, match="must be followed by"):  # pre-activation: stem conv has no LIF
         grid_plan(small_student("resnet18"))
-    cfg = merge(DEFAULT_CONFIG, {"student": {"arch": "resnet18"}, "train": {"fixed_point_epochs": 1}})
-    with pytest.raises(InputError, match="only VGG"):
+    cfg = merge(DEFAULT_CONFIG, {"student": {"arch": "resnet18-post"}, "train": {"fixed_point_epochs": 1}})
+    with pytest.raises(InputError, match="supports the VGG student and the pre-activation resnet18"):
         train_student(cfg, "/nonexistent", data=SyntheticPairs(num_classes=2, per_class=(2, 1, 1), T=2))
 
 

@@ -12,7 +12,7 @@ from mapping_graphs import conv, lif, residual
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.export.nir_from_student import student_to_nir
 from ckd_toolchain.hardware.deploy.loihi_inference import run_loihi_batch
-from ckd_toolchain.hardware.lowering import linear_maps as lm
+from ckd_toolchain import linear_maps as lm
 from ckd_toolchain.hardware.lowering.netx_mapping import write_mapped
 from ckd_toolchain.hardware.lowering.nir_to_loihi import map_graph
 from ckd_toolchain.netx import load_netx

@@ -1,5 +1,7 @@
 """Linear maps between spiking layers, composed exactly: what the graph lowering turns into
-synapse groups (:mod:`ckd_toolchain.hardware.lowering.dag_lowering`).
+synapse groups (:mod:`ckd_toolchain.hardware.lowering.dag_lowering`) and what fixed-point-aware
+training of ResNets reproduces (:mod:`ckd_toolchain.ckd_train.models.fixed_point_resnet`): one
+home, so both compose in the same float64 operations and round the same numbers.
 
 Between two spiking nodes of a NIR graph every path is linear (``Conv2d``, ``Affine``,
 ``Linear``, ``Scale``, ``Flatten``, a folded ``AvgPool2d``/``SumPool2d``, and sums where edges
