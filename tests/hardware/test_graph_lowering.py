@@ -98,3 +98,27 @@ def test_padded_conv_on_a_real_valued_sum_names_the_node():
     g.edges += [("c5", "c5b"), ("c5b", "l5")]
     with pytest.raises(InputError, match=r"node 'c5b' \(Conv2d\): a convolution with padding"):
         map_graph(g, dt=1.0)
+
+
+def test_unsupported_node_on_a_residual_path_names_it():
+    g = residual()
+    g.nodes["thr"] = nir.Threshold(threshold=np.zeros((4, 8, 8)))
+    g.edges.remove(("l1", "l3"))
+    g.edges += [("l1", "thr"), ("thr", "l3")]
+    with pytest.raises(InputError, match=r"node 'thr' of type Threshold is not supported"):
+        map_graph(g, dt=1.0)
+
+
+def test_node_off_the_input_output_paths_names_it():
+    g = residual()
+    g.nodes["dangling"] = lif((4, 8, 8))
+    g.edges.append(("l1", "dangling"))
+    with pytest.raises(InputError, match=r"node 'dangling' \(LIF\) is not on a path from the Input to the Output"):
+        map_graph(g, dt=1.0)
+
+
+def test_cycle_names_the_graph_problem():
+    g = residual()
+    g.edges.append(("l3", "c2"))   # l3 -> c2 -> l2 -> c3 -> l3: recurrent
+    with pytest.raises(InputError, match="cycle"):
+        map_graph(g, dt=1.0)
