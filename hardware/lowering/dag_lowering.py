@@ -55,6 +55,17 @@ def _edges(graph):
     return pred, succ
 
 
+def _reach(starts: list[str], nbrs: dict[str, list[str]]) -> set[str]:
+    """Nodes reachable from ``starts`` along ``nbrs`` (successors or predecessors)."""
+    seen, stack = set(starts), list(starts)
+    while stack:
+        for m in nbrs[stack.pop()]:
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    return seen
+
+
 def _check_reach(graph, order, pred, succ, where) -> tuple[str, str]:
     """The one Input and one Output; every node on a path between them."""
     inputs = [n for n in order if isinstance(graph.nodes[n], nir.Input)]
@@ -62,18 +73,7 @@ def _check_reach(graph, order, pred, succ, where) -> tuple[str, str]:
     if len(inputs) != 1 or len(outputs) != 1:
         raise InputError(where, f"the mapper needs exactly one Input and one Output node, found "
                                 f"{len(inputs)} and {len(outputs)}")
-    fwd, stack = set(inputs), list(inputs)
-    while stack:
-        for m in succ[stack.pop()]:
-            if m not in fwd:
-                fwd.add(m)
-                stack.append(m)
-    back, stack = set(outputs), list(outputs)
-    while stack:
-        for m in pred[stack.pop()]:
-            if m not in back:
-                back.add(m)
-                stack.append(m)
+    fwd, back = _reach(inputs, succ), _reach(outputs, pred)
     off = [n for n in order if n not in fwd or n not in back]
     if off:
         raise InputError(where, f"node {off[0]!r} ({type(graph.nodes[off[0]]).__name__}) is not on a path from "
@@ -362,9 +362,8 @@ def map_dag(graph: nir.NIRGraph, pool_mode: str, dt: float | None, where=None) -
         for p in ins[1:]:
             region = region.plus(regions[p])
         if isinstance(node, nir.Output):
-            if list(region.maps) == [ins[0]] and ins[0] in b.sources and len(ins) == 1 and region.bias is None \
-                    and len(region.maps[ins[0]]) == 1 and region.maps[ins[0]][0].pointwise:
-                break   # the graph ends on a spiking layer
+            if len(ins) == 1 and ins[0] in b.sources:
+                break   # the graph ends on a spiking layer: its spikes are the output
             b.neuron_layer(ins[0], None, region, shape)   # the read-out, named after its last synapse node
             break
         if isinstance(node, NEURON_TYPES):
