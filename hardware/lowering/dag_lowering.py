@@ -16,7 +16,7 @@ stream: a neuron then receives from every earlier block of its stage) and graphs
 Timing: every synaptic hop costs one step, so a layer's depth is ``1 + max(depth of its
 sources)`` (the input block has depth 0) and a group whose source is shallower by ``lag > 0``
 steps is fed through a chain of ``lag`` **relay layers** (depthwise 1x1 conv / identity dense,
-weight 2, ``vThMant`` 1, ``iDecay = vDecay = 4096``: a relay neuron spikes at t + 1 iff its
+weight 2, ``vThMant`` 1, no memory (``iDecay = vDecay`` = unity): a relay neuron spikes at t + 1 iff its
 source neuron spiked at t), so that every group delivers the spikes of the same float step —
 exact (Lava's ``Conv`` has no delays). The layer's depth is its netx block phase: with
 ``reset_interval = T + D`` (``D`` the read-out's depth) every block is reset when its first
