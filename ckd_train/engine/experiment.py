@@ -2,7 +2,9 @@
 reports mean ± std (sample std, n-1) over seeds of the DVS test accuracy of the model picked on
 DVS validation accuracy (``test_acc_at_best_val``), then every pair of methods compared on the
 same test samples (:mod:`ckd_toolchain.ckd_train.engine.paired_comparison`: difference, bootstrap 95 % interval,
-discordant counts) from the per-sample predictions of each ``best.pt``. Writes ``results.json``
+discordant counts; also a paired t-interval over seeds) from the per-sample predictions of each
+``best.pt``. The same is reported for the last epoch (``last.pt``, ``final_test_acc``): the model
+without any selection, which the validation-picked one should not trail by much. Writes ``results.json``
 and ``results.md``. The arms may be methods or ckd variants (``ckd:LOSS[+samd[=W]]``,
 :mod:`ckd_toolchain.ckd_train.engine.experiment_arms`); with ``baseline`` only every arm vs the
 baseline is compared."""
@@ -57,35 +59,56 @@ def run_experiment(cfg: dict, out_dir: str | Path, seeds=(0, 1, 2), methods=("dv
                               resume=resume, log=log)
             runs.append({"method": m, "seed": seed, "best_val_acc": s["best_val_acc"],
                          "test_acc_at_best_val": s["test_acc_at_best_val"], "best_epoch": s["best_epoch"],
-                         "wall_s": s["wall_s"], "test_correct": checkpoint_correct(rdir / "best.pt", data.dvs_test)})
-    lines = ["| method | DVS test acc % (mean ± std) | DVS val acc % (mean ± std) | seeds |", "|---|---|---|---|"]
-    agg = {}
-    for m in methods:
-        te = [r["test_acc_at_best_val"] for r in runs if r["method"] == m]
-        va = [r["best_val_acc"] for r in runs if r["method"] == m]
-        agg[m] = {"test": te, "val": va}
-        lines.append(f"| {m} | {_fmt(te)} | {_fmt(va)} | {len(te)} |")
-    paired = {}
-    lines += ["", "Paired on the same DVS test samples (Δ = accuracy A - B in points, mean over seeds; 95 % "
-              "bootstrap interval over test samples; pairs only A / only B gets right):", "",
-              "| A vs B | Δ | 95 % interval | per seed | only A right | only B right |", "|---|---|---|---|---|---|"]
+                         "final_test_acc": s.get("final_test_acc"), "wall_s": s["wall_s"],
+                         "test_correct": checkpoint_correct(rdir / "best.pt", data.dvs_test),
+                         "final_test_correct": checkpoint_correct(rdir / "last.pt", data.dvs_test)})
     pairs = ([(a, baseline) for a in methods if a != baseline] if baseline is not None else
              [(ma, mb) for i, ma in enumerate(methods) for mb in methods[i + 1:]])
-    for ma, mb in pairs:
-        ca = [r["test_correct"] for r in runs if r["method"] == ma]
-        cb = [r["test_correct"] for r in runs if r["method"] == mb]
-        p = paired_difference(ca, cb)
-        paired[f"{ma} vs {mb}"] = p
-        lines.append(f"| {ma} vs {mb} | {100 * p['delta']:+.2f} | [{100 * p['ci95'][0]:+.2f}, "
-                     f"{100 * p['ci95'][1]:+.2f}] | {', '.join(f'{100 * x:+.1f}' for x in p['per_seed'])} | "
-                     f"{p['a_only']} | {p['b_only']} |")
+    agg, lines = _accuracy_table(runs, methods)
+    paired, plines = _paired_table(runs, pairs, "test_correct", "best validation accuracy (best.pt)")
+    paired_last, llines = _paired_table(runs, pairs, "final_test_correct", "the last epoch (last.pt)")
+    lines += plines + llines
     table = "\n".join(lines)
     result = {"seeds": list(seeds), "methods": list(methods), "arms": arms, "baseline": baseline,
               "teacher": teacher, "runs": runs,
-              "aggregate": agg, "paired": paired, "table": table, "config": cfg}
+              "aggregate": agg, "paired": paired, "paired_last_epoch": paired_last, "table": table, "config": cfg}
     write_json(out / "results.json", result)
     write_text(out / "results.md", table + "\n")
     return result
+
+
+def _accuracy_table(runs: list[dict], methods) -> tuple[dict, list[str]]:
+    """Mean ± std over seeds per method: test at best validation, last-epoch test, best validation."""
+    lines = ["| method | DVS test acc % at best val (mean ± std) | DVS test acc % last epoch | "
+             "DVS val acc % (best) | seeds |", "|---|---|---|---|---|"]
+    agg = {}
+    for m in methods:
+        te = [r["test_acc_at_best_val"] for r in runs if r["method"] == m]
+        last = [r["final_test_acc"] for r in runs if r["method"] == m and r["final_test_acc"] is not None]
+        va = [r["best_val_acc"] for r in runs if r["method"] == m]
+        agg[m] = {"test": te, "test_last_epoch": last, "val": va}
+        lines.append(f"| {m} | {_fmt(te)} | {_fmt(last)} | {_fmt(va)} | {len(te)} |")
+    return agg, lines
+
+
+def _paired_table(runs: list[dict], pairs, key: str, which: str) -> tuple[dict, list[str]]:
+    """Every pair compared on the same DVS test samples from the per-sample correctness ``key``."""
+    lines = ["", f"Paired on the same DVS test samples, model of {which} (Δ = accuracy A - B in points, mean "
+             "over seeds; 95 % bootstrap interval over test samples; 95 % paired t-interval over seeds; "
+             "pairs only A / only B gets right):", "",
+             "| A vs B | Δ | 95 % interval (test samples) | 95 % t-interval (seeds) | per seed | only A right | "
+             "only B right |", "|---|---|---|---|---|---|---|"]
+    paired = {}
+    for ma, mb in pairs:
+        p = paired_difference([r[key] for r in runs if r["method"] == ma],
+                              [r[key] for r in runs if r["method"] == mb])
+        paired[f"{ma} vs {mb}"] = p
+        t = p["ci95_seeds_t"]
+        ts = f"[{100 * t[0]:+.2f}, {100 * t[1]:+.2f}]" if t is not None else "n/a"
+        lines.append(f"| {ma} vs {mb} | {100 * p['delta']:+.2f} | [{100 * p['ci95'][0]:+.2f}, "
+                     f"{100 * p['ci95'][1]:+.2f}] | {ts} | {', '.join(f'{100 * x:+.1f}' for x in p['per_seed'])} | "
+                     f"{p['a_only']} | {p['b_only']} |")
+    return paired, lines
 
 
 def checkpoint_correct(checkpoint, dataset) -> list[int]:

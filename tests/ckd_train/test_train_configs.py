@@ -72,3 +72,31 @@ def test_unknown_option_values_are_one_line(key, value):
 
     with pytest.raises(InputError, match=key):
         validate(apply_overrides(load_config(None), [f"{key}={value}"]))
+
+
+def test_ndigits_faithful_is_the_experiment_recipe_trained_as_the_paper_recipes():
+    """Issue 12 "Evidence on the embedded default": the experiment recipe's data, student size, length and
+    teacher, with every training choice of the N-Caltech101 paper recipe (the phase switch scaled)."""
+    from ckd_toolchain.ckd_train.losses import kd_phase_weight
+
+    f = validate(load_config(CONFIG_DIR / "ndigits-faithful.yaml"))
+    ex = validate(load_config(CONFIG_DIR / "ndigits-experiment.yaml"))
+    nc = validate(load_config(CONFIG_DIR / "ncaltech101-vggsnn.yaml"))
+    for key in ("name", "T", "size", "frame_encoding", "bins", "resize", "dvs_train_limit", "val_fraction", "seed"):
+        assert f["data"].get(key) == ex["data"].get(key), key
+    assert (f["student"]["arch"], f["student"]["width"]) == (ex["student"]["arch"], ex["student"]["width"])
+    assert f["teacher"] == ex["teacher"]
+    for key in ("epochs", "batch_size", "lr", "weight_decay", "fixed_point_epochs"):
+        assert f["train"][key] == ex["train"][key], key
+    assert (f["data"]["augment"], f["data"]["hflip"], f["data"]["rotate"]) == (True, False, False)
+    assert (f["student"]["alpha"], f["student"]["cka_membrane"]) == (nc["student"]["alpha"], nc["student"]["cka_membrane"])
+    for key in ("kd_loss", "tau", "alpha", "beta", "dvs_loss", "theta_init", "tet_lambda", "bn_stats", "bn_running"):
+        assert f["method"][key] == nc["method"][key], key
+    for key in ("no_decay_1d", "lr_schedule", "warmup_epochs", "warmup_lr", "min_lr"):
+        assert f["train"][key] == nc["train"][key], key
+    # the paper's switch shape: KD fully on for the first half of the epochs, off for the second (Eq. 10)
+    for c in (f, nc):
+        e, m = c["train"]["epochs"], c["method"]
+        assert m["e_th"] == e / 2 - 0.5 and m["k"] == 100
+        g = [kd_phase_weight(ep, m["e_th"], m["k"]) for ep in range(e)]
+        assert min(g[: e // 2]) > 1 - 1e-12 and max(g[e // 2:]) < 1e-20
