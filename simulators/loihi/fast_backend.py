@@ -35,6 +35,7 @@ from ckd_toolchain.loihi2 import arithmetic as fp
 from ckd_toolchain.netx import LayerSpec, NetxNetwork, SynapseSpec
 from ckd_toolchain.simulators.loihi.lava_layout import to_lava_layout
 from ckd_toolchain.simulators.loihi.synapses import ConvSynapse, DenseSynapse
+from ckd_toolchain.simulators.loihi.threads import call_threads
 
 _TWO31, _TWO32 = 1 << 31, 1 << 32
 
@@ -73,12 +74,13 @@ def _synapse(layer: SynapseSpec, device: torch.device):
                        layer.input_message_bits, device)
 
 
-def _apply_synapse(syn, layer: SynapseSpec, out_shape: tuple, s_prev: torch.Tensor, chunk: int) -> torch.Tensor:
+def _apply_synapse(syn, layer: SynapseSpec, out_shape: tuple, s_prev: torch.Tensor, chunk: int,
+                   max_threads: int = 1) -> torch.Tensor:
     """Synaptic input of steps 2..T: s_prev [T, B, *in] -> a [T - 1, B, *out] (logical order, NHWC
     storage for 3-D layers), int32 or float32 holding exact integers (step 1 receives nothing).
     ``uint8`` sources hold 0/1 spikes (the simulator's own); those take the synapse's binary
     paths (int8 / sum-pool convolutions) where it has them. ``out_shape``: the block's (C, H, W)
-    / (N,)."""
+    / (N,). Each call runs on :func:`~.threads.threads_for` threads (one for small calls)."""
     T, B = s_prev.shape[:2]
     if T <= 1:
         return torch.zeros((0, B) + out_shape, dtype=torch.int32, device=s_prev.device)
@@ -90,7 +92,12 @@ def _apply_synapse(syn, layer: SynapseSpec, out_shape: tuple, s_prev: torch.Tens
         return _apply_delay_dense(syn, layer, src, full, chunk)[1:]
     binary = src.dtype == torch.uint8 and getattr(syn, "takes_binary", False)
     call = syn.binary_call if binary else syn
-    parts = [call(src[lo:lo + chunk]) for lo in range(0, src.shape[0], chunk)]
+    macs_per_sample = int(np.prod(out_shape)) * int(np.prod(syn.w_int.shape[1:]))
+    parts = []
+    for lo in range(0, src.shape[0], chunk):   # thread count by call size (threads.py)
+        part = src[lo:lo + chunk]
+        with call_threads(macs_per_sample * part.shape[0], max_threads):
+            parts.append(call(part))
     res = parts[0] if len(parts) == 1 else torch.cat(parts)
     return res.reshape((T - 1, B) + out_shape)
 
@@ -247,7 +254,7 @@ def _block_input(net: NetxNetwork, layer: LayerSpec, groups: list[SynapseSpec], 
         width = max(int(np.prod(src.shape[2:])), layer.num_neurons, 1)
         chunk = max(1, chunk_elements // width)  # bounds the float temporaries per call
         try:
-            a = _apply_synapse(_synapse(spec, device), spec, out_shape, src, chunk)
+            a = _apply_synapse(_synapse(spec, device), spec, out_shape, src, chunk, torch.get_num_threads())
         except ValueError as exc:
             from ckd_toolchain.errors import InputError
             raise InputError(net.path, f"layer/{layer.file_index}/weight: {exc}")

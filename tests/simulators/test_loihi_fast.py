@@ -229,3 +229,20 @@ def test_lava_dl_pilotnet_lif_ground_truth():
         if 0 < k < len(names) - 1:
             np.testing.assert_array_equal(out[k]["u"], np.load(gts / f"{name}-u.npy")[..., :15], err_msg=name)
     assert all(out[k]["s"].any() for k in range(len(names) - 1))  # the network spikes
+
+
+def test_thread_count_by_call_size():
+    """One thread below SMALL_CALL_MACS, every allowed thread above; the setting is restored."""
+    import torch
+    from ckd_toolchain.simulators.loihi.threads import SMALL_CALL_MACS, call_threads, threads_for
+
+    assert threads_for(SMALL_CALL_MACS - 1, 2) == 1 and threads_for(SMALL_CALL_MACS, 2) == 2
+    assert threads_for(10 ** 9, 1) == 1
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with call_threads(10, 2):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)
