@@ -103,3 +103,16 @@ def test_ckd_deploy_reports_a_graph_net_file(tmp_path):
     entry = rep["layers"][k]
     assert expected > 0 and entry["counts"]["synaptic_ops"]["value"] == pytest.approx(expected)
     assert layer_records(spec)[k]["synapse_groups"] == len(spec.layers[k].synapse_groups(k))
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_ckd_deploy_sim_lava_on_a_residual_graph_gives_the_fast_outputs(tmp_path):
+    """The whole deploy path (graph file written by ckd-deploy, inputs, timing, read-out) on genuine
+    Lava: the same outputs as --sim fast."""
+    nir_path = tmp_path / "res.nir"
+    nir.write(nir_path, residual())
+    _, xp = _inputs(tmp_path, n=2)
+    for sim in ("fast", "lava"):
+        deploy(nir_path, tmp_path / sim, target="loihi-sim", input_npy=xp, sim=sim, log=lambda m: None)
+    np.testing.assert_array_equal(np.load(tmp_path / "fast" / "outputs.npy"), np.load(tmp_path / "lava" / "outputs.npy"))
