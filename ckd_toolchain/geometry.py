@@ -108,6 +108,16 @@ def conv_fan_in(in_chw: Sequence[int], out_chw: Sequence[int], kernel: Any, stri
     return (np.outer(th, tw) * (int(in_chw[0]) // int(groups))).astype(np.int64)
 
 
+def dense_macs(in_shape: Sequence[int], out_shape: Sequence[int], kernel: Any = None, groups: int = 1) -> int:
+    """Multiply-accumulates of one dense evaluation of a layer per step, padding zeros included:
+    conv ``C_out·H_out·W_out · (C_in / groups) · kH·kW`` (``in_shape`` starts with ``C_in``), dense
+    (``kernel`` None) ``N_in · N_out``."""
+    if kernel is None:
+        return int(np.prod(in_shape)) * int(np.prod(out_shape))
+    kh, kw = pair(kernel)
+    return int(np.prod(out_shape)) * (int(in_shape[0]) // int(groups)) * kh * kw
+
+
 def conv_synapses(in_chw: Sequence[int], out_chw: Sequence[int], kernel: Any, stride: Any = 1,
                   padding: Any = 0, dilation: Any = 1, groups: int = 1) -> int:
     """Connections of a conv layer: ``Σ fan-out`` (= ``C_out · Σ fan-in`` of one channel)."""

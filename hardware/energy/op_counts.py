@@ -33,6 +33,7 @@ import numpy as np
 
 from ckd_toolchain.errors import InputError
 from ckd_toolchain.geometry import conv_fan_out, conv_output_hw, pair
+from ckd_toolchain.geometry import dense_macs as geometry_dense_macs
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,8 @@ def synaptic_ops(geom: Geometry, input_spikes: np.ndarray) -> float:
 def dense_macs(geom: Geometry) -> int:
     """MACs of one dense (GPU) evaluation of the layer, padding zeros included."""
     if geom.kind == "dense":
-        return geom.c_in * geom.c_out
-    kh, kw = geom.kernel
-    return geom.out_neurons * (geom.c_in // geom.groups) * kh * kw
+        return geometry_dense_macs((geom.c_in,), (geom.c_out,))
+    return geometry_dense_macs((geom.c_in,), (geom.c_out, geom.h_out, geom.w_out), geom.kernel, geom.groups)
 
 
 def mean_tile_distance(src_cores: Sequence[int], dst_cores: Sequence[int], cores_per_tile: int) -> float:

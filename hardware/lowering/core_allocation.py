@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from ckd_toolchain.geometry import conv_fan_in, conv_fan_out
+from ckd_toolchain.geometry import dense_macs as geometry_dense_macs
 from ckd_toolchain.hardware.lowering.loihi_layer import LoihiLayer
 
 
@@ -63,10 +64,8 @@ def max_fan_in(layer: LoihiLayer) -> int:
 
 def dense_macs(group) -> int:
     """MACs of one dense evaluation of one synapse group per step (padding zeros included)."""
-    if group.kind in ("conv", "pool"):
-        kh, kw = group.kernel
-        return int(np.prod(group.out_shape)) * (int(group.in_shape[0]) // int(group.groups)) * kh * kw
-    return int(np.prod(group.in_shape)) * int(np.prod(group.out_shape))
+    conv = group.kind in ("conv", "pool")
+    return geometry_dense_macs(group.in_shape, group.out_shape, group.kernel if conv else None, group.groups)
 
 
 def allocate(layers: list[LoihiLayer]) -> dict:
