@@ -80,21 +80,23 @@ def _layer(root: h5py.Group, idx: int, layer: LayerSpec) -> h5py.Group:
     return g
 
 
+def _input_layer(root: h5py.Group, shape, neuron: NeuronSpec | None, attrs: dict) -> h5py.Group:
+    """Group ``0``: the ``input`` layer of ``shape`` (Lava order), with ``neuron`` when given."""
+    g = root.create_group("0")
+    for key, value in attrs.items():
+        g.attrs[key] = value
+    _type(g, "input")
+    g.create_dataset("shape", data=_disk_shape(shape))
+    if neuron is not None:
+        _neuron(g, neuron)
+    return g
+
+
 def _graph_layers(f: h5py.File, net: NetxNetwork) -> None:
     """``graph/layer/<i>``: block i of ``net.layers`` (README "Graph files")."""
-    if not net.input_neuron or not net.layers or net.layers[0].kind != "input":
-        raise ValueError("a graph file needs an input block with a neuron as layers[0]")
     root = f.create_group("graph").create_group("layer")
     for k, layer in enumerate(net.layers):
-        if k == 0:
-            g = root.create_group("0")
-            for key, value in layer.attrs.items():
-                g.attrs[key] = value
-            _type(g, "input")
-            g.create_dataset("shape", data=_disk_shape(layer.shape))
-            _neuron(g, layer.neuron)
-        else:
-            g = _layer(root, k, layer)
+        g = _input_layer(root, layer.shape, layer.neuron, layer.attrs) if k == 0 else _layer(root, k, layer)
         g.create_dataset("phase", data=np.int64(layer.reset_phase(k)))
         for j, syn in enumerate(layer.synapse_groups(k)):
             if not 0 <= syn.source < k:
@@ -105,6 +107,25 @@ def _graph_layers(f: h5py.File, net: NetxNetwork) -> None:
                 _synapse_fields(sg, syn, layer.shape)
             sg.create_dataset("source", data=np.int64(syn.source))
             sg.create_dataset("inputFlatten", data=np.int64(bool(syn.flatten_input)))
+
+
+def _sequential_layers(f: h5py.File, net: NetxNetwork, first: LayerSpec | None, in_shape, blocks) -> None:
+    """``layer/<i>``: the input layer (if any), then every block, a ``flatten`` before each dense
+    block with ``flatten_input`` (the netx layout lava-dl loads)."""
+    root = f.create_group("layer")
+    idx = 0
+    if in_shape is not None:
+        _input_layer(root, in_shape, first.neuron if net.input_neuron else None,
+                     first.attrs if net.input_neuron else {})
+        idx = 1
+    for layer in blocks:
+        if layer.flatten_input:
+            gf = root.create_group(str(idx))
+            _type(gf, "flatten")
+            gf.create_dataset("shape", data=np.array([int(np.prod(layer.in_shape))], dtype=np.int64))
+            idx += 1
+        _layer(root, idx, layer)
+        idx += 1
 
 
 def write_netx(net: NetxNetwork, path: str | os.PathLike, num_steps: int | None = None) -> str:
@@ -120,46 +141,27 @@ def write_netx(net: NetxNetwork, path: str | os.PathLike, num_steps: int | None 
     A network with several synapse groups into a block, or blocks reading other than the
     previous block (``net.is_graph``), is written as a graph file (README "Graph files"):
     ``graph/layer/<i>`` = block i, ``ckd_format`` = :data:`GRAPH_FORMAT`."""
+    attrs = dict(net.attrs)
     if net.is_graph:
-        with atomic_path(path) as tmp:
-            with h5py.File(tmp, "w", userblock_size=USERBLOCK) as f:
-                for key, value in {**net.attrs, "ckd_format": GRAPH_FORMAT}.items():
-                    f.attrs[key] = value
-                _graph_layers(f, net)
-                _simulation(f, num_steps)
-            seal(tmp)
-        return os.fspath(path)
-    blocks = list(net.layers)
-    if net.input_neuron:
-        if not blocks or blocks[0].kind != "input":
-            raise ValueError("input_neuron is set but layers[0] is not an 'input' block")
-        first, blocks = blocks[0], blocks[1:]
-    in_shape = net.declared_input_shape
-    if in_shape is None and net.input_neuron:
-        in_shape = first.shape
+        if not net.input_neuron or not net.layers or net.layers[0].kind != "input":
+            raise ValueError("a graph file needs an input block with a neuron as layers[0]")
+        attrs["ckd_format"] = GRAPH_FORMAT
+        fill = lambda f: _graph_layers(f, net)  # noqa: E731
+    else:
+        blocks, first = list(net.layers), None
+        if net.input_neuron:
+            if not blocks or blocks[0].kind != "input":
+                raise ValueError("input_neuron is set but layers[0] is not an 'input' block")
+            first, blocks = blocks[0], blocks[1:]
+        in_shape = net.declared_input_shape
+        if in_shape is None and net.input_neuron:
+            in_shape = first.shape
+        fill = lambda f: _sequential_layers(f, net, first, in_shape, blocks)  # noqa: E731
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w", userblock_size=USERBLOCK) as f:
-            for key, value in net.attrs.items():
+            for key, value in attrs.items():
                 f.attrs[key] = value
-            root = f.create_group("layer")
-            idx = 0
-            if in_shape is not None:
-                g0 = root.create_group("0")
-                for key, value in (first.attrs if net.input_neuron else {}).items():
-                    g0.attrs[key] = value
-                _type(g0, "input")
-                g0.create_dataset("shape", data=_disk_shape(in_shape))
-                if net.input_neuron:
-                    _neuron(g0, first.neuron)
-                idx = 1
-            for layer in blocks:
-                if layer.flatten_input:
-                    gf = root.create_group(str(idx))
-                    _type(gf, "flatten")
-                    gf.create_dataset("shape", data=np.array([int(np.prod(layer.in_shape))], dtype=np.int64))
-                    idx += 1
-                _layer(root, idx, layer)
-                idx += 1
+            fill(f)
             _simulation(f, num_steps)
         seal(tmp)   # sha256 of the payload in the HDF5 user block (ckd_toolchain.hdf5_seal)
     return os.fspath(path)

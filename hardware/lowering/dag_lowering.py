@@ -222,9 +222,10 @@ class _Builder:
             w, form = self._group_weight(src, m)
             ws.append(w * np.asarray(fold).reshape((-1,) + (1,) * (w.ndim - 1)))
             forms.append(form)
-            therm.append((self.thermo[src][0], int(np.prod(w.shape[2:])) if w.ndim == 4 else
-                          int(np.prod(self.shapes[src][1:])) if len(self.shapes[src]) == 3 else 1)
-                         if src in self.thermo else None)
+            # a thermometer pool's consumer rounds prefix sums over its n channels per kernel tap
+            # (conv) or per pooled position (dense): quantization.thermometer_round's (n, block)
+            block = int(np.prod(w.shape[2:] if w.ndim == 4 else self.shapes[src][1:]))
+            therm.append((self.thermo[src][0], block) if src in self.thermo else None)
         b = None if bias is None else bias * fold
         q, stored = quantize_groups(ws, b, thr, thermometers=therm)
         syns = []

@@ -191,6 +191,9 @@ class MappedNetwork:
         if input_neuron:
             blocks.append(LayerSpec(0, "input", lava_in, replace(PASS_THROUGH_NEURON)))
         idx = 1
+        graph_file = self.is_graph
+        if graph_file and not input_neuron:
+            raise ValueError("a graph network needs the input neuron block")
         for layer in self.layers:
             if layer.flatten_before:
                 idx += 1
@@ -198,9 +201,7 @@ class MappedNetwork:
                      "scale": float(layer.quant.scale)}
             k = len(blocks)
             graph = {}
-            if self.is_graph:   # block = layer index + 1 (block 0: the input neuron), phase = depth
-                if not input_neuron:
-                    raise ValueError("a graph network needs the input neuron block")
+            if graph_file:   # block = layer index + 1 (block 0: the input neuron), phase = depth
                 graph = dict(source=self.source_of(k - 1) + 1, phase=self.depth_of(k - 1),
                              extra=[g.to_spec(g.source + 1) for g in layer.extra])
             blocks.append(replace(layer.netx, file_index=idx, attrs=attrs, **graph))

@@ -59,10 +59,6 @@ def _synaptic_input(layer, w, cur: torch.Tensor) -> torch.Tensor:
     return syn.reshape(steps, B, *syn.shape[1:])
 
 
-def _group_weight(layer, group, quantized: bool):
-    return (group.weight if quantized else group.weight_float).astype(np.float64) if group is not layer else None
-
-
 def _bias(b, syn: torch.Tensor):
     """The per-channel / per-neuron bias broadcast over ``syn[t]`` (``0.0`` without one)."""
     if b is None:
@@ -95,22 +91,20 @@ def run_layers(net, x, delayed: bool = False, quantized: bool = False,
     own timing (layer i's output at step t is the float model's step ``t - depth_i``)."""
     x = torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
     B, T = x.shape[0], x.shape[1]
-    D = net.readout_depth if hasattr(net, "readout_depth") else len(net.layers)
+    D = net.readout_depth
     steps = T + D if delayed else T
     inp = torch.zeros((steps, B, *x.shape[2:]), dtype=dtype, device=device)
     inp[:T] = x.transpose(0, 1)            # the input block's spikes (depth 0)
     outs: dict[int, torch.Tensor] = {-1: inp}
     counts = []
-    groups_of = getattr(net, "synapse_groups", None)
     for i, layer in enumerate(net.layers):
         w, b, thr, bu, bv = _params(layer, quantized)
-        groups = groups_of(i) if groups_of else [(i - 1, layer)]
         syn = None
-        for src, g in groups:
+        for src, g in net.synapse_groups(i):
             cur = outs[src]
             if delayed:   # one step of synaptic delay per hop
                 cur = torch.cat([torch.zeros_like(cur[:1]), cur[:-1]])
-            gw = w if g is layer else _group_weight(layer, g, quantized)
+            gw = w if g is layer else (g.weight if quantized else g.weight_float).astype(np.float64)
             part = _synaptic_input(g, gw, cur)
             syn = part if syn is None else syn + part
         out = _cuba_lif(syn, bu, bv, _bias(b, syn), thr)
